@@ -62,7 +62,7 @@ if [ -n "${GAUNTLET_TEST_POSTGRES_URL:-}" ]; then
     db=gauntlet_bench_$$
     psql -q "$GAUNTLET_TEST_POSTGRES_URL" -c "CREATE DATABASE $db"
     url=${GAUNTLET_TEST_POSTGRES_URL%/*}/$db
-    reset="psql -q '$url' -c 'DROP TABLE IF EXISTS series_refs, messages, series, people, mails, lists, _sqlx_migrations' >/dev/null"
+    reset="PGOPTIONS='-c client_min_messages=warning' psql -q '$url' -c 'DROP TABLE IF EXISTS series_refs, messages, series, people, mails, lists, _sqlx_migrations' >/dev/null"
     read -r wall rss < <(measure "$reset" "$bin" --db "$url" ingest --list-id io-uring.vger.kernel.org "$mbox")
     printf "gauntlet ingest (PostgreSQL): %4.2f s  %7.0f mails/s  peak %4d MB\n" "$wall" "$(div $mails $wall)" $((rss / 1024))
     psql -q "$GAUNTLET_TEST_POSTGRES_URL" -c "DROP DATABASE $db WITH (FORCE)"

@@ -209,10 +209,27 @@ async fn series(db: &Option<String>, cmd: SeriesCommand) -> Result<()> {
             let Some(detail) = store.series_detail(args.id).await? else {
                 bail!("there is no series {}", args.id);
             };
+            let ids: Vec<i64> = detail
+                .cover
+                .iter()
+                .chain(&detail.patches)
+                .map(|m| m.mail)
+                .collect();
+            let parsed: output::Parsed = store
+                .raw_mails(&ids)
+                .await?
+                .into_iter()
+                .map(|(id, raw)| {
+                    (
+                        id,
+                        gauntlet_mail::parse(&raw, &gauntlet_mail::ParseOptions::default()),
+                    )
+                })
+                .collect();
             if args.json {
-                println!("{}", output::series_detail_json(&detail));
+                println!("{}", output::series_detail_json(&detail, &parsed));
             } else {
-                print!("{}", output::series_detail_text(&detail));
+                print!("{}", output::series_detail_text(&detail, &parsed));
             }
         }
     }

@@ -2,6 +2,9 @@
 
 use std::fmt::Write as _;
 
+use std::collections::HashMap;
+
+use gauntlet_mail::Mail;
 use gauntlet_mail::date::format_utc;
 use gauntlet_store::{ExportSeries, MessageSummary, PersonSummary, SeriesDetail, SeriesSummary};
 use serde_json::{Value, json};
@@ -108,7 +111,13 @@ pub(crate) fn series_list_json(list: &[SeriesSummary]) -> Value {
     Value::Array(list.iter().map(summary_json).collect())
 }
 
-fn message_json(m: &MessageSummary) -> Value {
+/// The mails of a series, parsed again from their raw bytes (by mail id): commit author,
+/// trailers and tags are read from them rather than stored twice.
+pub(crate) type Parsed = HashMap<i64, Mail>;
+
+fn message_json(m: &MessageSummary, parsed: &Parsed) -> Value {
+    let mail = parsed.get(&m.mail);
+    let commit = mail.and_then(|p| p.commit.as_ref());
     json!({
         "id": m.id,
         "mail": m.mail,
@@ -120,14 +129,28 @@ fn message_json(m: &MessageSummary) -> Value {
         "hash": m.hash,
         "pull_url": m.pull_url,
         "comments": m.comments,
+        "author": commit.map(|c| json!({"name": c.author.name, "email": c.author.email})),
+        "commit_subject": commit.map(|c| c.subject.clone()),
+        "trailers": mail.map(|p| p.trailers.iter().map(|t| json!({"key": t.key, "value": t.value})).collect::<Vec<_>>()),
+        "base_commit": mail.and_then(|p| p.base_commit.clone()),
     })
 }
 
-pub(crate) fn series_detail_json(d: &SeriesDetail) -> Value {
+/// The `base-commit:` the series names (cover letter first).
+fn base_commit<'a>(d: &SeriesDetail, parsed: &'a Parsed) -> Option<&'a str> {
+    d.cover
+        .iter()
+        .chain(&d.patches)
+        .filter_map(|m| parsed.get(&m.mail))
+        .find_map(|p| p.base_commit.as_deref())
+}
+
+pub(crate) fn series_detail_json(d: &SeriesDetail, parsed: &Parsed) -> Value {
     json!({
         "series": summary_json(&d.summary),
-        "cover": d.cover.as_ref().map(message_json),
-        "patches": d.patches.iter().map(message_json).collect::<Vec<_>>(),
+        "base_commit": base_commit(d, parsed),
+        "cover": d.cover.as_ref().map(|c| message_json(c, parsed)),
+        "patches": d.patches.iter().map(|p| message_json(p, parsed)).collect::<Vec<_>>(),
         "revisions": d.revisions.iter().map(|r| json!({
             "series": r.id,
             "revision": r.revision,
@@ -140,7 +163,7 @@ pub(crate) fn series_detail_json(d: &SeriesDetail) -> Value {
     })
 }
 
-pub(crate) fn series_detail_text(d: &SeriesDetail) -> String {
+pub(crate) fn series_detail_text(d: &SeriesDetail, parsed: &Parsed) -> String {
     let s = &d.summary;
     let mut out = String::new();
     let _ = writeln!(
@@ -176,6 +199,9 @@ pub(crate) fn series_detail_text(d: &SeriesDetail) -> String {
         }
         None => out.push('\n'),
     }
+    if let Some(base) = base_commit(d, parsed) {
+        let _ = writeln!(out, "Base:       {base} (base-commit)");
+    }
     if let Some(c) = &d.cover {
         let _ = writeln!(out, "\nCover letter <{}>", bare(&c.msgid));
         let _ = writeln!(out, "    {}  ({} replies)", c.name, c.comments);
@@ -196,6 +222,20 @@ pub(crate) fn series_detail_text(d: &SeriesDetail) -> String {
                 extra.push_str(&format!("  {} replies", p.comments));
             }
             let _ = writeln!(out, "{extra}");
+            if let Some(mail) = parsed.get(&p.mail) {
+                if let Some(c) = &mail.commit
+                    && !c.author.email.eq_ignore_ascii_case(&p.submitter.email)
+                {
+                    let author = PersonSummary {
+                        name: c.author.name.clone(),
+                        email: c.author.email.clone(),
+                    };
+                    let _ = writeln!(out, "        author {}", person(&author));
+                }
+                for t in &mail.trailers {
+                    let _ = writeln!(out, "        {}: {}", t.key, t.value);
+                }
+            }
         }
     }
     if d.revisions.len() > 1 {

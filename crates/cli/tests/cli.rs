@@ -91,6 +91,16 @@ fn demo_ingest_export_show_and_reindex() {
     assert_eq!(show["series"]["superseded_by"], 3);
     assert_eq!(show["revisions"].as_array().unwrap().len(), 3);
     assert_eq!(show["patches"][1]["comments"], 0);
+    assert_eq!(
+        show["base_commit"],
+        "0123456789abcdef0123456789abcdef01234567"
+    );
+    assert_eq!(show["patches"][0]["author"]["name"], "Zoë Müller");
+    assert_eq!(
+        show["patches"][0]["commit_subject"],
+        "proctree: add the system call"
+    );
+    assert_eq!(show["patches"][0]["trailers"][0]["key"], "Signed-off-by");
     let text = ok(&gauntlet(&db, &["series", "show", "1"], None));
     assert!(text.contains("1 replies"), "{text}");
 

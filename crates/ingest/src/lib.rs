@@ -9,7 +9,7 @@
 //! * **Nothing lost.** Every mail is stored raw, whatever it turned out to be (a patch, a comment,
 //!   a mail Patchwork would drop or refuse), with the reason when it was not kept as a message.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use gauntlet_mail::{Mail, ParseOptions};
@@ -128,6 +128,13 @@ fn list_name(p: &Parsed, options: &Options) -> String {
         .unwrap_or_default()
 }
 
+/// A mail cut at the size limit is not grouped: it is kept, as an error.
+fn truncated_outcome(kept: usize) -> Outcome {
+    Outcome::Error(format!(
+        "mail larger than the size limit: stored truncated ({kept} bytes kept)"
+    ))
+}
+
 /// Groups and stores one batch of parsed mails in one transaction.
 pub async fn ingest_batch(
     store: &Store,
@@ -182,10 +189,7 @@ pub async fn ingest_batch(
         let mut tracker = Tracker::new(&mut index);
         for (inc, &(i, _, _)) in incoming.iter().zip(&todo) {
             let outcome = if batch[i].raw.truncated {
-                Outcome::Error(format!(
-                    "mail larger than the size limit: stored truncated ({} bytes kept)",
-                    batch[i].raw.bytes.len()
-                ))
+                truncated_outcome(batch[i].raw.bytes.len())
             } else {
                 tracker.ingest(*inc)
             };
@@ -353,13 +357,10 @@ pub async fn reindex(
         {
             let mut tracker = Tracker::new(&mut index);
             for (inc, row) in incoming.iter().zip(&page) {
-                let truncated_error = row
-                    .reason
-                    .as_deref()
-                    .filter(|r| r.starts_with("mail larger than the size limit"));
-                let outcome = match truncated_error {
-                    Some(r) => Outcome::Error(r.to_string()),
-                    None => tracker.ingest(*inc),
+                let outcome = if row.truncated {
+                    truncated_outcome(row.raw.len())
+                } else {
+                    tracker.ingest(*inc)
                 };
                 summary.tally.add(&outcome);
                 updates.push((row.id, outcome.kind().to_string(), outcome.reason()));
@@ -410,12 +411,4 @@ pub async fn ingest_bytes(
         summary.already_stored += s.already_stored;
     }
     Ok((results, summary))
-}
-
-/// Maps each mail's row to its result, for callers that need to look things up afterwards.
-pub fn by_mail(results: &[MailResult]) -> HashMap<Id, &Outcome> {
-    results
-        .iter()
-        .filter_map(|r| Some((r.mail?, r.outcome.as_ref()?)))
-        .collect()
 }

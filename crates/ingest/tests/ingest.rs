@@ -295,6 +295,9 @@ async fn truncated_mbox_and_maildir_and_size_limit() {
             .await
             .unwrap();
         assert_eq!((s.tally.errors, s.truncated), (1, 1));
+        // Re-indexing keeps it an error (it is not grouped from its truncated bytes).
+        let r = reindex(store, &Options::default(), |_| {}).await.unwrap();
+        assert_eq!((r.tally.total(), r.tally.errors), (5, 1));
     })
     .await;
 }

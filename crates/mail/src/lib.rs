@@ -44,16 +44,6 @@ pub struct Person {
     pub email: String,
 }
 
-impl Person {
-    /// `Name <email>`, or just the address.
-    pub fn display(&self) -> String {
-        match self.name.as_deref().filter(|n| !n.is_empty()) {
-            Some(n) => format!("{n} <{}>", self.email),
-            None => self.email.clone(),
-        }
-    }
-}
-
 /// Why Patchwork would reject a mail outright, whatever it turns out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Defect {

@@ -103,6 +103,8 @@ pub struct MailRow {
     pub received_at: i64,
     pub outcome: String,
     pub reason: Option<String>,
+    /// Stored cut at the size limit.
+    pub truncated: bool,
 }
 
 /// Which series to list.
@@ -205,11 +207,20 @@ impl Store {
         } else {
             " ORDER BY s.id"
         });
+        // With `latest_only`, superseded series are filtered after the query: the limit is
+        // applied then.
+        let sql_limit = filter.limit.filter(|_| !filter.latest_only);
+        if sql_limit.is_some() {
+            sql.push_str(&format!(" LIMIT ${}", binds.len() + 1));
+        }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in binds {
             if let V::T(t) = b {
                 q = q.bind(t);
             }
+        }
+        if let Some(limit) = sql_limit {
+            q = q.bind(limit);
         }
         let rows = q.fetch_all(&mut *conn).await?;
         let mut list: Vec<SeriesSummary> =
@@ -390,7 +401,7 @@ impl Store {
     pub async fn mails_page(&self, after: Id, limit: i64) -> Result<Vec<MailRow>> {
         let mut conn = self.pool.acquire().await?;
         let rows = sqlx::query(
-            "SELECT m.id, m.list, l.list_id, m.raw, m.received_at, m.outcome, m.reason \
+            "SELECT m.id, m.list, l.list_id, m.raw, m.received_at, m.outcome, m.reason, m.truncated \
              FROM mails m JOIN lists l ON l.id = m.list WHERE m.id > $1 ORDER BY m.id LIMIT $2",
         )
         .bind(after)
@@ -407,6 +418,7 @@ impl Store {
                     received_at: r.try_get(4)?,
                     outcome: r.try_get(5)?,
                     reason: r.try_get(6)?,
+                    truncated: r.try_get::<i64, _>(7)? != 0,
                 })
             })
             .collect()
@@ -446,6 +458,22 @@ impl Store {
     ) -> Result<HashMap<Id, gauntlet_series::MessageRow>> {
         let rows = self.messages_where("id", ids).await?;
         Ok(rows.into_iter().map(|m| (m.id, m)).collect())
+    }
+
+    /// The raw bytes of these mails, by id.
+    pub async fn raw_mails(&self, ids: &[Id]) -> Result<HashMap<Id, Vec<u8>>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = select_in(
+            &mut conn,
+            self.backend,
+            "SELECT id, raw FROM mails WHERE id IN ({in})",
+            &[],
+            ids.iter().copied().map(V::I).collect(),
+        )
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<Vec<u8>, _>(1)?)))
+            .collect()
     }
 
     /// People by id.
