@@ -9,11 +9,16 @@ use gauntlet_mail::date::format_utc;
 use gauntlet_store::{ExportSeries, MessageSummary, PersonSummary, SeriesDetail, SeriesSummary};
 use serde_json::{Value, json};
 
-fn person(p: &PersonSummary) -> String {
-    match p.name.as_deref().filter(|n| !n.is_empty()) {
-        Some(n) => format!("{n} <{}>", p.email),
-        None => p.email.clone(),
+/// `Name <email>`, or just the address.
+fn name_addr(name: Option<&str>, email: &str) -> String {
+    match name.filter(|n| !n.is_empty()) {
+        Some(n) => format!("{n} <{email}>"),
+        None => email.to_string(),
     }
+}
+
+fn person(p: &PersonSummary) -> String {
+    name_addr(p.name.as_deref(), &p.email)
 }
 
 fn person_json(p: &PersonSummary) -> Value {
@@ -226,11 +231,8 @@ pub(crate) fn series_detail_text(d: &SeriesDetail, parsed: &Parsed) -> String {
                 if let Some(c) = &mail.commit
                     && !c.author.email.eq_ignore_ascii_case(&p.submitter.email)
                 {
-                    let author = PersonSummary {
-                        name: c.author.name.clone(),
-                        email: c.author.email.clone(),
-                    };
-                    let _ = writeln!(out, "        author {}", person(&author));
+                    let author = name_addr(c.author.name.as_deref(), &c.author.email);
+                    let _ = writeln!(out, "        author {author}");
                 }
                 for t in &mail.trailers {
                     let _ = writeln!(out, "        {}: {}", t.key, t.value);

@@ -104,6 +104,29 @@ fn demo_ingest_export_show_and_reindex() {
     let text = ok(&gauntlet(&db, &["series", "show", "1"], None));
     assert!(text.contains("1 replies"), "{text}");
 
+    // Limits and the newest revision only.
+    let list = |args: &[&str]| -> Vec<i64> {
+        let v: serde_json::Value = serde_json::from_str(&ok(&gauntlet(&db, args, None))).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(list(&["series", "list", "--json"]), vec![6, 5, 4, 3, 2, 1]);
+    assert_eq!(
+        list(&["series", "list", "--json", "--limit", "2"]),
+        vec![6, 5]
+    );
+    assert_eq!(
+        list(&["series", "list", "--json", "--latest"]),
+        vec![6, 5, 4, 3]
+    );
+    assert_eq!(
+        list(&["series", "list", "--json", "--latest", "--limit", "4"]),
+        vec![6, 5, 4, 3]
+    );
+
     let out = ok(&gauntlet(&db, &["reindex"], None));
     assert!(out.contains("13 patches, 3 cover letters"), "{out}");
     let again: serde_json::Value =
