@@ -33,7 +33,6 @@ pub const EXPAND_DIMS: [&str; 9] = [
     "linux_commit",
 ];
 
-
 /// What decides expansion and names for one part of a job.
 #[derive(Debug)]
 pub(crate) struct Naming {

@@ -424,9 +424,9 @@ impl Emitter<'_> {
                 return Ok(false);
             }
             if pass == Pass::NewScript {
-                let (dir, _) = file.split_once('/').unwrap_or(("tests", file));
+                let dir = file.rsplit_once('/').map_or("tests", |(d, _)| d);
                 let name = file.rsplit('/').next().unwrap_or(file).to_string();
-                let kind = match dir {
+                let kind = match dir.split('/').next().unwrap_or(dir) {
                     "setup" => Some(Kind::Setup),
                     "tests" => Some(Kind::Test),
                     "daemon" => Some(Kind::Daemon),
@@ -439,7 +439,7 @@ impl Emitter<'_> {
                     self.scripts
                         .insert(name.clone(), Runner::Script(kind, file.to_string()));
                 }
-                if dir == "stats" && self.func == Func::Stats {
+                if dir.starts_with("stats") && self.func == Func::Stats {
                     self.scripts
                         .insert(name, Runner::Script(Kind::Stats, file.to_string()));
                 }
@@ -450,6 +450,7 @@ impl Emitter<'_> {
                     delim = format!("EOF_{n}");
                 }
                 self.exec_blank();
+                self.exec(format!("{tabs}mkdir -p \"$LKP_SRC\"/{dir}"));
                 self.exec(format!("{tabs}cat > \"$LKP_SRC\"/{file} <<'{delim}'"));
                 let body = body.strip_suffix('\n').unwrap_or(body);
                 for l in body.split('\n') {
