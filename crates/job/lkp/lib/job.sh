@@ -6,10 +6,19 @@
 export TMP RESULT_ROOT
 mkdir -p "$TMP" "$RESULT_ROOT"
 
+# job2sh writes `run_test k=v ... COMMAND ARGS`: the leading NAME=VALUE words are the
+# program's environment.
+
 # The name a command line runs: `.../bin/run-test NAME` or `.../wrapper NAME` give NAME,
 # anything else the basename of the command.
 program_name()
 {
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		[A-Za-z_]*=*) shift ;;
+		*) break ;;
+		esac
+	done
 	case "$1" in
 	*/bin/run-*|*/wrapper)
 		echo "$2" ;;
@@ -34,11 +43,25 @@ read_env_vars()
 	rm -f "$TMP/env.yaml"
 }
 
+# Runs "$@" in a subshell, exporting its leading NAME=VALUE words first.
+with_env()
+{
+	(
+		while [ $# -gt 0 ]; do
+			case "$1" in
+			[A-Za-z_]*=*) export "$1"; shift ;;
+			*) break ;;
+			esac
+		done
+		exec "$@"
+	)
+}
+
 run_setup()
 {
 	name=$(program_name "$@")
 	echo "setup: $name" >> "$TMP/log"
-	"$@" >> "$RESULT_ROOT/$name.setup" 2>&1
+	with_env "$@" >> "$RESULT_ROOT/$name.setup" 2>&1
 	status=$?
 	[ "$status" = 0 ] || echo "$name $status" >> "$TMP/failed-setups"
 	read_env_vars
@@ -48,14 +71,14 @@ run_setup()
 run_monitor()
 {
 	name=$(program_name "$@")
-	"$@" > "$RESULT_ROOT/$name" 2>&1 &
+	with_env "$@" > "$RESULT_ROOT/$name" 2>&1 &
 	echo $! >> "$TMP/pid-monitors"
 }
 
 start_daemon()
 {
 	name=$(program_name "$@")
-	"$@" > "$RESULT_ROOT/$name" 2>&1 &
+	with_env "$@" > "$RESULT_ROOT/$name" 2>&1 &
 	echo $! >> "$TMP/pid-daemons"
 }
 
@@ -63,7 +86,7 @@ run_test()
 {
 	name=$(program_name "$@")
 	start=$(date +%s)
-	"$@" > "$RESULT_ROOT/$name" 2>&1
+	with_env "$@" > "$RESULT_ROOT/$name" 2>&1
 	status=$?
 	end=$(date +%s)
 	{
