@@ -234,6 +234,8 @@ pub struct LavaOptions {
     pub excerpt_bytes: usize,
     /// Cases whose lines are being collected at once (`STARTTC` without `ENDTC` yet).
     pub max_open_cases: usize,
+    /// Results kept per suite; more are only counted ([`Suite::dropped`]).
+    pub max_results: usize,
 }
 
 impl Default for LavaOptions {
@@ -242,6 +244,7 @@ impl Default for LavaOptions {
             default_suite: "tests".to_owned(),
             excerpt_bytes: 8 << 10,
             max_open_cases: 8,
+            max_results: 100_000,
         }
     }
 }
@@ -572,14 +575,15 @@ impl LavaCollector {
             self.set.clone(),
             case.to_owned(),
         );
-        self.suites[index].results.push(TestResult {
+        let result = TestResult {
             path,
             status,
             measurement,
             reason,
             excerpt,
             origin,
-        });
+        };
+        self.suites[index].add(result, self.options.max_results);
     }
 
     /// The results; `last_line` is the stream's last line, `why` says how it ended (for the

@@ -111,6 +111,9 @@ pub struct Suite {
     /// The suite's own status when it says more than its cases: a LAVA run that raised
     /// (`ERROR`) or never finished (`MISS`), a KTAP document that bailed out or was cut short.
     pub outcome: Option<Outcome>,
+    /// Results beyond the limit a reader keeps (a flood of a million results), counted here
+    /// and still weighed in [`Suite::status`], but not kept one by one.
+    pub dropped: Counts,
 }
 
 impl Suite {
@@ -119,22 +122,34 @@ impl Suite {
             name: name.into(),
             results: Vec::new(),
             outcome: None,
+            dropped: Counts::default(),
         }
     }
 
-    /// The combination of the cases' statuses and the suite's own outcome
-    /// ([`Status::summarize`]: the heaviest wins; `SKIP` when there is nothing).
+    /// Adds a result, or only counts it when the suite already keeps `limit` results.
+    pub fn add(&mut self, result: TestResult, limit: usize) {
+        if self.results.len() < limit {
+            self.results.push(result);
+        } else {
+            self.dropped.add(result.status);
+        }
+    }
+
+    /// The combination of the cases' statuses (kept or only counted) and the suite's own
+    /// outcome ([`Status::summarize`]: the heaviest wins; `SKIP` when there is nothing).
     pub fn status(&self) -> Status {
         Status::summarize(
             self.results
                 .iter()
                 .map(|r| r.status)
+                .chain(self.dropped.statuses())
                 .chain(self.outcome.as_ref().map(|o| o.status)),
         )
     }
 
+    /// Cases per status, kept or only counted.
     pub fn counts(&self) -> Counts {
-        Counts::of(self.results.iter().map(|r| r.status))
+        Counts::of(self.results.iter().map(|r| r.status)).merged(self.dropped)
     }
 }
 
@@ -179,6 +194,11 @@ impl Counts {
             Status::Miss => self.miss,
             Status::Done => self.done,
         }
+    }
+
+    /// The statuses with a non-zero count.
+    pub fn statuses(&self) -> impl Iterator<Item = Status> + '_ {
+        Status::ALL.into_iter().filter(|&s| self.get(s) > 0)
     }
 
     pub fn total(&self) -> u64 {
