@@ -4,6 +4,7 @@
 //! All the work is done by the library crates.
 
 mod demo;
+mod job_cmd;
 mod output;
 
 use std::io::IsTerminal;
@@ -42,6 +43,9 @@ enum Command {
     Reindex,
     /// Generate a sample mailing list, ingest it and show what gauntlet made of it
     Demo(DemoArgs),
+    /// Expand LKP job files into atomic jobs, or compile one to a shell script
+    #[command(subcommand)]
+    Job(job_cmd::JobCommand),
 }
 
 #[derive(Args)]
@@ -345,6 +349,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Export(args) => export(&cli.db, args).await,
         Command::Reindex => reindex(&cli.db).await,
         Command::Demo(args) => demo(args).await,
+        Command::Job(cmd) => job_cmd::run(cmd).map(drop),
     }
 }
 
