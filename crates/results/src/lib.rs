@@ -20,3 +20,5 @@ pub use stream::*;
 mod flow;
 mod joblog;
 pub use joblog::*;
+mod helpers;
+pub use helpers::*;
