@@ -148,20 +148,14 @@ impl Command {
     /// Makes a host directory visible and writable at the same path (the working copy, the
     /// build directory, a ccache directory).
     pub fn writable(mut self, path: impl Into<PathBuf>) -> Command {
-        self.binds.push(Bind {
-            path: path.into(),
-            writable: true,
-        });
+        self.binds.push(Bind::same(path, true));
         self
     }
 
     /// Makes a host file or directory visible, read-only, at the same path (a toolchain, a
     /// reference tree).
     pub fn read_only(mut self, path: impl Into<PathBuf>) -> Command {
-        self.binds.push(Bind {
-            path: path.into(),
-            writable: false,
-        });
+        self.binds.push(Bind::same(path, false));
         self
     }
 
@@ -225,29 +219,32 @@ impl Command {
         let confined = self.sandbox.is_confined();
         let mut binds = Vec::with_capacity(self.binds.len());
         for bind in &self.binds {
-            if !bind.path.is_absolute() {
+            let path = &bind.source;
+            if !path.is_absolute() {
                 return Err(Error::Invalid(format!(
                     "bind `{}` is not an absolute path",
-                    bind.path.display()
+                    path.display()
                 )));
             }
-            let real = bind
-                .path
-                .canonicalize()
-                .map_err(|source| Error::MissingPath {
-                    what: "bind source",
-                    path: bind.path.clone(),
-                    source,
-                })?;
+            let real = path.canonicalize().map_err(|source| Error::MissingPath {
+                what: "bind source",
+                path: path.clone(),
+                source,
+            })?;
             if real == Path::new("/") {
                 return Err(Error::Invalid(
                     "the root directory cannot be bound".to_owned(),
                 ));
             }
-            binds.push(Bind {
-                path: real,
-                writable: bind.writable,
-            });
+            // Visible at its real path and, when a symlink leads to it, at the path given too.
+            if *path != real {
+                binds.push(Bind {
+                    source: real.clone(),
+                    dest: path.clone(),
+                    writable: bind.writable,
+                });
+            }
+            binds.push(Bind::same(real, bind.writable));
         }
         let cwd = match &self.cwd {
             None => None,
@@ -342,7 +339,7 @@ fn resolve(program: &OsStr, path_var: &OsStr, base: &Path) -> Option<PathBuf> {
 fn visible(path: &Path, binds: &[Bind]) -> bool {
     plan::visible_roots()
         .iter()
-        .chain(binds.iter().map(|b| &b.path))
+        .chain(binds.iter().map(|b| &b.source))
         .any(|root| path.starts_with(root))
 }
 
@@ -378,10 +375,7 @@ mod tests {
 
     #[test]
     fn visibility() {
-        let binds = [Bind {
-            path: PathBuf::from("/work/tree"),
-            writable: true,
-        }];
+        let binds = [Bind::same("/work/tree", true)];
         assert!(visible(Path::new("/usr/bin/make"), &binds));
         assert!(visible(Path::new("/work/tree/scripts/x"), &binds));
         assert!(!visible(Path::new("/work/other"), &binds));

@@ -13,11 +13,23 @@ pub(crate) struct BwrapFlags {
     pub(crate) disable_userns: bool,
 }
 
-/// A host path made visible in the sandbox at the same path.
+/// A host path made visible in the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Bind {
-    pub(crate) path: PathBuf,
+    pub(crate) source: PathBuf,
+    pub(crate) dest: PathBuf,
     pub(crate) writable: bool,
+}
+
+impl Bind {
+    pub(crate) fn same(path: impl Into<PathBuf>, writable: bool) -> Bind {
+        let path = path.into();
+        Bind {
+            source: path.clone(),
+            dest: path,
+            writable,
+        }
+    }
 }
 
 /// The host's system directories, read-only in the sandbox (symlinks such as Debian's merged
@@ -133,7 +145,11 @@ pub(crate) fn bwrap_args(
     ]);
     for bind in binds {
         let flag = if bind.writable { "--bind" } else { "--ro-bind" };
-        push(&[flag.as_ref(), bind.path.as_os_str(), bind.path.as_os_str()]);
+        push(&[
+            flag.as_ref(),
+            bind.source.as_os_str(),
+            bind.dest.as_os_str(),
+        ]);
     }
     push(&["--remount-ro".as_ref(), "/".as_ref()]);
     push(&["--chdir".as_ref(), cwd.as_os_str()]);
@@ -228,14 +244,8 @@ mod tests {
     #[test]
     fn bwrap_arguments_confine() {
         let binds = [
-            Bind {
-                path: PathBuf::from("/work/tree"),
-                writable: true,
-            },
-            Bind {
-                path: PathBuf::from("/opt/tools"),
-                writable: false,
-            },
+            Bind::same("/work/tree", true),
+            Bind::same("/opt/tools", false),
         ];
         let args = strings(&bwrap_args(
             BwrapFlags {
