@@ -8,7 +8,9 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::{Scratch, all, confined, marker, run_within, survivors};
+use common::{
+    Scratch, all, assert_no_survivors, confined, error_of, marker, run_within, survivors,
+};
 use gauntlet_sandbox::{Choice, DetectOptions, Error, Exit, Limits, Sandbox, Termination};
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,11 +47,7 @@ async fn a_daemon_does_not_outlive_its_sandbox() {
                 started.elapsed() < Duration::from_secs(5),
                 "{name}: {out:?}"
             );
-            assert_eq!(
-                survivors(&m, Duration::from_secs(2)),
-                Vec::<i32>::new(),
-                "{name}: {script}"
-            );
+            assert_no_survivors(&m, &format!("{name}: {script}"));
         }
     }
 }
@@ -78,122 +76,102 @@ async fn a_command_that_closes_its_output_is_still_waited_for() {
         });
         let out = run_within(BOUND, cmd).await;
         assert_eq!(out.termination, Termination::TimedOut, "{name}: {out:?}");
-        assert_eq!(
-            survivors(&m, Duration::from_secs(2)),
-            Vec::<i32>::new(),
-            "{name}"
-        );
+        assert_no_survivors(&m, name);
     }
 }
 
 #[tokio::test]
 async fn a_missing_program_is_the_sandboxs_error() {
-    for (name, sandbox) in all() {
-        let s = Scratch::new();
-        let cmd = sandbox
-            .command("gauntlet-no-such-program")
-            .current_dir(&s.work)
-            .writable(&s.work)
-            .log(&s.log);
-        let err = cmd.run().await.unwrap_err();
-        assert!(
-            matches!(err, Error::ProgramNotFound { .. }),
-            "{name}: {err}"
-        );
-
-        let cmd = sandbox
-            .command("./missing.sh")
-            .current_dir(&s.work)
-            .writable(&s.work)
-            .log(&s.log);
-        let err = cmd.run().await.unwrap_err();
-        assert!(
-            matches!(err, Error::ProgramNotFound { .. }),
-            "{name}: {err}"
-        );
-    }
+    let s = Scratch::new();
     // A program the host has but the sandbox does not see.
-    if let Some(sandbox) = confined() {
-        let s = Scratch::new();
-        let hidden = s.dir.path().join("hidden.sh");
-        fs::write(&hidden, "#!/bin/sh\necho hi\n").unwrap();
-        fs::set_permissions(&hidden, fs::Permissions::from_mode(0o755)).unwrap();
-        let cmd = sandbox
-            .command(&hidden)
-            .current_dir(&s.work)
-            .writable(&s.work)
-            .log(&s.log);
-        let err = cmd.run().await.unwrap_err();
-        assert!(matches!(err, Error::ProgramNotFound { .. }), "{err}");
+    let hidden = s.dir.path().join("hidden.sh");
+    fs::write(&hidden, "#!/bin/sh\necho hi\n").unwrap();
+    fs::set_permissions(&hidden, fs::Permissions::from_mode(0o755)).unwrap();
+    for (name, sandbox) in all() {
+        let mut programs = vec![
+            std::path::PathBuf::from("gauntlet-no-such-program"),
+            "./missing.sh".into(),
+        ];
+        if sandbox.is_confined() {
+            programs.push(hidden.clone());
+        }
+        for program in programs {
+            let cmd = sandbox
+                .command(&program)
+                .current_dir(&s.work)
+                .writable(&s.work)
+                .log(&s.log);
+            let err = error_of(cmd).await;
+            assert!(
+                matches!(err, Error::ProgramNotFound { .. }),
+                "{name}, {}: {err}",
+                program.display()
+            );
+        }
     }
 }
 
 #[tokio::test]
 async fn missing_directories_and_bad_input_are_the_sandboxs_errors() {
+    type Expect = fn(&Error) -> bool;
     for (name, sandbox) in all() {
         let s = Scratch::new();
         let gone = s.dir.path().join("gone");
-        let err = s
-            .sh(&sandbox, "true")
-            .current_dir(&gone)
-            .run()
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::MissingPath {
-                    what: "working directory",
-                    ..
-                }
+        let cases: [(&str, gauntlet_sandbox::Command, Expect); 6] = [
+            (
+                "missing working directory",
+                s.sh(&sandbox, "true").current_dir(&gone),
+                |e| {
+                    matches!(
+                        e,
+                        Error::MissingPath {
+                            what: "working directory",
+                            ..
+                        }
+                    )
+                },
             ),
-            "{name}: {err}"
-        );
-        let err = s
-            .sh(&sandbox, "true")
-            .writable(&gone)
-            .run()
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::MissingPath {
-                    what: "bind source",
-                    ..
-                }
+            (
+                "missing bind",
+                s.sh(&sandbox, "true").writable(&gone),
+                |e| {
+                    matches!(
+                        e,
+                        Error::MissingPath {
+                            what: "bind source",
+                            ..
+                        }
+                    )
+                },
             ),
-            "{name}: {err}"
-        );
-        let err = s
-            .sh(&sandbox, "true")
-            .writable("relative")
-            .run()
-            .await
-            .unwrap_err();
-        assert!(matches!(err, Error::Invalid(_)), "{name}: {err}");
-        let err = s
-            .sh(&sandbox, "true")
-            .env("A=B", "c")
-            .run()
-            .await
-            .unwrap_err();
-        assert!(matches!(err, Error::Invalid(_)), "{name}: {err}");
-        let err = s
-            .sh(&sandbox, "true")
-            .log(gone.join("log"))
-            .run()
-            .await
-            .unwrap_err();
-        assert!(matches!(err, Error::Log { .. }), "{name}: {err}");
-        let err = sandbox.command("true").run().await.unwrap_err();
-        assert!(matches!(err, Error::Invalid(_)), "{name}: {err}");
+            (
+                "relative bind",
+                s.sh(&sandbox, "true").writable("relative"),
+                |e| matches!(e, Error::Invalid(_)),
+            ),
+            (
+                "bad variable",
+                s.sh(&sandbox, "true").env("A=B", "c"),
+                |e| matches!(e, Error::Invalid(_)),
+            ),
+            (
+                "log in a missing directory",
+                s.sh(&sandbox, "true").log(gone.join("log")),
+                |e| matches!(e, Error::Log { .. }),
+            ),
+            ("no log", sandbox.command("true"), |e| {
+                matches!(e, Error::Invalid(_))
+            }),
+        ];
+        for (case, command, expected) in cases {
+            let err = error_of(command).await;
+            assert!(expected(&err), "{name}, {case}: {err}");
+        }
     }
     if let Some(sandbox) = confined() {
         // A working directory that exists on the host but is not bound.
         let s = Scratch::new();
-        let cmd = sandbox.command("true").current_dir(&s.work).log(&s.log);
-        let err = cmd.run().await.unwrap_err();
+        let err = error_of(sandbox.command("true").current_dir(&s.work).log(&s.log)).await;
         assert!(matches!(err, Error::Invalid(_)), "{err}");
     }
 }
@@ -316,11 +294,7 @@ async fn cancelling_kills_the_tree() {
             .unwrap();
         assert_eq!(out.termination, Termination::Cancelled, "{name}: {out:?}");
         assert!(out.wall_time < Duration::from_secs(5), "{name}: {out:?}");
-        assert_eq!(
-            survivors(&m, Duration::from_secs(2)),
-            Vec::<i32>::new(),
-            "{name}"
-        );
+        assert_no_survivors(&m, name);
     }
 }
 
@@ -334,11 +308,7 @@ async fn dropping_the_run_kills_the_tree() {
             .limits(quick());
         let dropped = tokio::time::timeout(Duration::from_millis(500), cmd.run()).await;
         assert!(dropped.is_err(), "{name}: it ended by itself");
-        assert_eq!(
-            survivors(&m, Duration::from_secs(3)),
-            Vec::<i32>::new(),
-            "{name}"
-        );
+        assert_no_survivors(&m, name);
     }
 }
 

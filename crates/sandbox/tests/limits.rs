@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::time::Duration;
 
-use common::{Scratch, all, marker, run_within, survivors};
+use common::{Scratch, all, assert_no_survivors, marker, run_within};
 use gauntlet_sandbox::{Exit, Limits, Mechanism, Termination};
 
 fn limits(time: Duration) -> Limits {
@@ -31,11 +31,7 @@ async fn a_timeout_kills_the_whole_tree() {
         assert_eq!(out.termination, Termination::TimedOut, "{name}: {out:?}");
         assert!(out.termination.is_limit());
         assert!(out.wall_time < Duration::from_secs(5), "{name}: {out:?}");
-        assert_eq!(
-            survivors(&m, Duration::from_secs(2)),
-            Vec::<i32>::new(),
-            "{name}"
-        );
+        assert_no_survivors(&m, name);
     }
 }
 
@@ -57,11 +53,7 @@ async fn sigterm_is_escalated_to_sigkill_after_the_grace_period() {
             "{name}: {out:?}"
         );
         assert!(out.wall_time < Duration::from_secs(6), "{name}: {out:?}");
-        assert_eq!(
-            survivors(&m, Duration::from_secs(2)),
-            Vec::<i32>::new(),
-            "{name}"
-        );
+        assert_no_survivors(&m, name);
     }
 }
 
@@ -83,11 +75,7 @@ async fn a_stopped_command_may_clean_up_within_the_grace_period() {
             "cleaned\n",
             "{name}"
         );
-        assert_eq!(
-            survivors(&m, Duration::from_secs(2)),
-            Vec::<i32>::new(),
-            "{name}"
-        );
+        assert_no_survivors(&m, name);
     }
 }
 
@@ -143,11 +131,7 @@ async fn a_fork_bomb_is_contained() {
         let out = run_within(Duration::from_secs(30), cmd).await;
         assert!(!out.success(), "{name}: {out:?}");
         assert!(out.wall_time < Duration::from_secs(10), "{name}: {out:?}");
-        assert_eq!(
-            survivors(&m, Duration::from_secs(3)),
-            Vec::<i32>::new(),
-            "{name}"
-        );
+        assert_no_survivors(&m, name);
         assert!(out.output.kept_bytes <= 64 << 10);
     }
 }

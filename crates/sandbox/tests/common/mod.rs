@@ -85,6 +85,23 @@ pub fn survivors(needle: &str, patience: Duration) -> Vec<i32> {
     }
 }
 
+/// Fails when a process with `marker` in its command line is still alive after 3 s.
+pub fn assert_no_survivors(marker: &str, context: &str) {
+    let left = survivors(marker, Duration::from_secs(3));
+    assert!(
+        left.is_empty(),
+        "{context}: processes {left:?} outlived their sandbox"
+    );
+}
+
+/// The sandbox's error for a command that must not run.
+pub async fn error_of(command: Command) -> gauntlet_sandbox::Error {
+    match command.run().await {
+        Ok(outcome) => panic!("it ran: {outcome:?}"),
+        Err(e) => e,
+    }
+}
+
 fn matching(needle: &str) -> Vec<i32> {
     let mut found = Vec::new();
     for entry in fs::read_dir("/proc").unwrap().flatten() {
