@@ -113,11 +113,10 @@ impl Naming {
             let option = self.options.get(key).copied();
             let is_param = self.workloads.contains(key) || option.is_some();
             match v {
-                Value::Hash(h) => {
-                    if !self.monitors.contains(key) && depth < 256 {
-                        self.collect(h, out, depth + 1);
-                    }
+                Value::Hash(h) if !self.monitors.contains(key) && depth < 256 => {
+                    self.collect(h, out, depth + 1);
                 }
+                Value::Hash(_) => {}
                 _ if is_param => out.push((key.to_string(), v, option.unwrap_or(false))),
                 _ => {}
             }
@@ -402,18 +401,14 @@ impl Matrix {
                     }
                 }
                 State::Backtrack => {
-                    let Some(top) = self.stack.last() else {
-                        return None;
-                    };
+                    let top = self.stack.last()?;
                     let mark = top.undo_mark;
                     while self.undo.len() > mark {
                         if let Some((p, old)) = self.undo.pop() {
                             self.set(&p, old);
                         }
                     }
-                    let Some(top) = self.stack.last_mut() else {
-                        return None;
-                    };
+                    let top = self.stack.last_mut()?;
                     top.next += 1;
                     if top.next < top.values.len() {
                         let v = top.values[top.next].clone();

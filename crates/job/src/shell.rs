@@ -146,6 +146,9 @@ fn shell_split(s: &str) -> std::result::Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// A program's environment: `(name, value)` pairs.
+type Env = Vec<(String, Value)>;
+
 #[derive(Clone, Copy, PartialEq)]
 enum Pass {
     Export,
@@ -231,7 +234,7 @@ impl Emitter<'_> {
         }
     }
 
-    fn program_env(&self, v: &Value) -> Result<(Vec<(String, Value)>, Vec<String>)> {
+    fn program_env(&self, v: &Value) -> Result<(Env, Vec<String>)> {
         let mut env = Vec::new();
         let mut args = Vec::new();
         match v {

@@ -34,6 +34,19 @@ fn split_err(name: &str, text: &str, line_col: &str, needle: &str) -> Error {
     err
 }
 
+/// The error of loading an existing file of the mock tree.
+fn load_err(mock: &Mock, path: &std::path::Path) -> String {
+    JobFile::load(
+        path,
+        &LoadOptions {
+            tree: mock.tree(),
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string()
+}
+
 #[test]
 fn include_cycle() {
     let mock = Mock::new();
@@ -48,15 +61,7 @@ fn include_cycle() {
     );
     let mock = Mock::new();
     let path = mock.root().join("jobs/cycle_a.yaml");
-    let err = JobFile::load(
-        &path,
-        &LoadOptions {
-            tree: mock.tree(),
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
-    let msg = err.to_string();
+    let msg = load_err(&mock, &path);
     assert!(msg.contains("cycle_b.yaml:2:5: include cycle: "), "{msg}");
     assert!(
         msg.contains("cycle_a.yaml -> ") && msg.ends_with("cycle_a.yaml"),
@@ -109,15 +114,7 @@ fn invalid_utf8() {
     let mock = Mock::new();
     let path = mock.root().join("jobs/bin.yaml");
     std::fs::write(&path, b"suite: x\nname: a\xffb\n").unwrap();
-    let err = JobFile::load(
-        &path,
-        &LoadOptions {
-            tree: mock.tree(),
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
-    let msg = err.to_string();
+    let msg = load_err(&mock, &path);
     assert!(msg.contains("jobs/bin.yaml:2:8: invalid UTF-8"), "{msg}");
 }
 
@@ -202,15 +199,7 @@ fn yaml_errors_point_into_included_files() {
     let mock = Mock::new();
     std::fs::write(mock.root().join("jobs/broken.yaml"), "a: 1\nb: [unclosed\n").unwrap();
     let path = mock.job("inc-broken.yaml", "suite: x\n<<: broken.yaml\n");
-    let err = JobFile::load(
-        &path,
-        &LoadOptions {
-            tree: mock.tree(),
-            ..Default::default()
-        },
-    )
-    .unwrap_err();
-    let msg = err.to_string();
+    let msg = load_err(&mock, &path);
     assert!(msg.contains("jobs/broken.yaml:"), "{msg}");
     assert!(msg.contains("YAML syntax error"), "{msg}");
 }
