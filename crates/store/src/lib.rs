@@ -11,6 +11,7 @@
 
 mod ingest;
 mod read;
+mod runs;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -27,6 +28,7 @@ pub use read::{
     ExportSeries, LineageMember, MailRow, MessageSummary, PersonSummary, SeriesDetail,
     SeriesFilter, SeriesSummary, StoreStats,
 };
+pub use runs::{FindingRow, JobEnd, JobRow, NewJob, NewRun, ResultRow, RunDetail, RunSummary};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
