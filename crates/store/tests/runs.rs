@@ -70,7 +70,7 @@ async fn a_run_records_its_jobs_findings_and_results() {
             excerpt: None,
         };
         store
-            .add_findings(run, jobs[0], &[finding.clone()])
+            .add_findings(run, jobs[0], std::slice::from_ref(&finding))
             .await
             .unwrap();
         store
@@ -98,7 +98,7 @@ async fn a_run_records_its_jobs_findings_and_results() {
             excerpt: Some("Linux".into()),
         };
         store
-            .add_results(run, jobs[2], &[result.clone()])
+            .add_results(run, jobs[2], std::slice::from_ref(&result))
             .await
             .unwrap();
         let cancelled = store
