@@ -115,8 +115,8 @@ fn expand(args: &ExpandArgs) -> Result<()> {
 
 fn sh(args: &ExpandArgs) -> Result<()> {
     let tree = args.tree()?;
-    let text = std::fs::read(&args.file)
-        .with_context(|| format!("reading {}", args.file.display()))?;
+    let text =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let direct = String::from_utf8(text)
         .ok()
         .and_then(|t| AtomicJob::from_yaml(&t, &args.file.display().to_string()).ok())

@@ -41,7 +41,14 @@ fn expand_lists_and_writes_atomic_jobs() {
     let out = ok(&gauntlet(&["job", "expand", &job, "-t", "vm-x86_64"]));
     assert_eq!(out, "sh-echo_a.yaml\nsh-echo_b.yaml\n");
     // -s and k=v revise before expansion.
-    let out = ok(&gauntlet(&["job", "expand", &job, "-s", "shell.command: echo c", "x=1"]));
+    let out = ok(&gauntlet(&[
+        "job",
+        "expand",
+        &job,
+        "-s",
+        "shell.command: echo c",
+        "x=1",
+    ]));
     assert_eq!(out, "sh-echo_c.yaml\n");
     let outdir = dir.path().join("out");
     let out = ok(&gauntlet(&[
@@ -57,12 +64,29 @@ fn expand_lists_and_writes_atomic_jobs() {
     let saved = std::fs::read_to_string(outdir.join("sh-echo_a.yaml")).unwrap();
     assert!(saved.starts_with("---\n\n#! "), "{saved}");
     assert!(saved.contains("tbox_group: vm-x86_64"), "{saved}");
-    assert!(saved.contains("\n#! hosts/vm-x86_64\nnr_cpu: 2\n"), "{saved}");
+    assert!(
+        saved.contains("\n#! hosts/vm-x86_64\nnr_cpu: 2\n"),
+        "{saved}"
+    );
     // A saved atomic job compiles to a script `sh -n` accepts.
-    let script = ok(&gauntlet(&["job", "sh", outdir.join("sh-echo_a.yaml").to_str().unwrap()]));
-    assert!(script.contains("run_test command='echo a' \"$LKP_SRC\"/bin/run-test shell"), "{script}");
+    let script = ok(&gauntlet(&[
+        "job",
+        "sh",
+        outdir.join("sh-echo_a.yaml").to_str().unwrap(),
+    ]));
+    assert!(
+        script.contains("run_test command='echo a' \"$LKP_SRC\"/bin/run-test shell"),
+        "{script}"
+    );
     let path = write(dir.path(), "job.sh", &script);
-    assert!(Command::new("sh").arg("-n").arg(&path).status().unwrap().success());
+    assert!(
+        Command::new("sh")
+            .arg("-n")
+            .arg(&path)
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 #[test]
@@ -97,7 +121,17 @@ fn lkp_src_trees_and_write_tree() {
     assert!(out.contains("written"), "{out}");
     assert!(tree.join("lib/job.sh").is_file());
     // The written tree is an LKP tree in the current layout.
-    let job = write(dir.path(), "k.yaml", "ktap:\n  tests: [\"a: true\", \"b: true\"]\n");
-    let out = ok(&gauntlet(&["job", "expand", &job, "--lkp-src", tree.to_str().unwrap()]));
+    let job = write(
+        dir.path(),
+        "k.yaml",
+        "ktap:\n  tests: [\"a: true\", \"b: true\"]\n",
+    );
+    let out = ok(&gauntlet(&[
+        "job",
+        "expand",
+        &job,
+        "--lkp-src",
+        tree.to_str().unwrap(),
+    ]));
     assert_eq!(out, "k-a:_true.yaml\nk-b:_true.yaml\n");
 }

@@ -15,6 +15,9 @@ use crate::yaml::{self, Limits};
 /// Includes nested deeper than this are refused (a cycle is reported before that).
 const MAX_INCLUDE_DEPTH: usize = 32;
 
+/// The text after includes may not grow past this (a file included many times over).
+const MAX_SPLICED_BYTES: usize = 16 << 20;
+
 static COMMENT: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"(?m)\n\n#([! ][-a-zA-Z0-9 !|/?@<>.,_+=%~]+)$").ok());
 static INCLUDE: LazyLock<Option<Regex>> =
@@ -215,6 +218,9 @@ pub(crate) fn read_text(path: &SrcPath) -> Result<String> {
     })
 }
 
+/// Include sites already resolved: (directory, name) → (file, canonical file, text).
+type IncludeCache = std::collections::HashMap<(SrcPath, String), (SrcPath, SrcPath, Arc<str>)>;
+
 /// Splices `<< : FILE` includes into the text, recursively (LKP does one pass; see README).
 pub(crate) fn expand_includes(
     text: &str,
@@ -223,8 +229,17 @@ pub(crate) fn expand_includes(
     search: &IncludeSearch,
 ) -> Result<(String, SourceMap)> {
     let mut chain = vec![this.canonical()];
+    let mut cache = IncludeCache::new();
     let mut out = TextBuilder::new(map.default_file.clone());
-    splice(text, map, this, search, &mut chain, &mut out, "")?;
+    splice(
+        text,
+        map,
+        this,
+        search,
+        (&mut chain, &mut cache),
+        &mut out,
+        "",
+    )?;
     Ok(out.finish())
 }
 
@@ -233,7 +248,7 @@ fn splice(
     map: &SourceMap,
     this: &SrcPath,
     search: &IncludeSearch,
-    chain: &mut Vec<SrcPath>,
+    (chain, cache): (&mut Vec<SrcPath>, &mut IncludeCache),
     out: &mut TextBuilder,
     indent: &str,
 ) -> Result<()> {
@@ -271,7 +286,21 @@ fn splice(
             continue;
         };
         let relative_to = this.parent();
-        let Some(found) = search_include(&spec.file, &relative_to, &search.root) else {
+        let key = (relative_to.clone(), spec.file.clone());
+        let cached = match cache.get(&key) {
+            Some(hit) => Some(hit.clone()),
+            None => match search_include(&spec.file, &relative_to, &search.root) {
+                Some(found) => {
+                    let canonical = found.canonical();
+                    let text: Arc<str> = read_text(&found)?.into();
+                    let entry = (found, canonical, text);
+                    cache.insert(key, entry.clone());
+                    Some(entry)
+                }
+                None => None,
+            },
+        };
+        let Some((found, canonical, text)) = cached else {
             return Err(Error::Include {
                 location,
                 message: format!(
@@ -283,7 +312,6 @@ fn splice(
                 ),
             });
         };
-        let canonical = found.canonical();
         if let Some(pos) = chain.iter().position(|c| *c == canonical) {
             let cycle: Vec<String> = chain[pos..]
                 .iter()
@@ -301,9 +329,17 @@ fn splice(
                 message: format!("includes nested more than {MAX_INCLUDE_DEPTH} deep"),
             });
         }
+        if out.text.len() > MAX_SPLICED_BYTES {
+            return Err(Error::Limit {
+                location,
+                message: format!(
+                    "the job grows past {} MiB with its includes",
+                    MAX_SPLICED_BYTES >> 20
+                ),
+            });
+        }
         tracing::debug!(file = %found.display(), "include");
-        let included = read_text(&found)?;
-        let included = apply_include_options(&included, &spec);
+        let included = apply_include_options(&text, &spec);
         let display: Arc<str> = found.display().into();
         let inc_map = SourceMap::identity(display, &included);
         // The prefix stays on its own line; the file follows, indented to the prefix's width.
@@ -311,7 +347,15 @@ fn splice(
         let inner_indent = format!("{indent}{}", " ".repeat(prefix.chars().count()));
         chain.push(canonical);
         let body = included.strip_suffix('\n').unwrap_or(&included);
-        splice(body, &inc_map, &found, search, chain, out, &inner_indent)?;
+        splice(
+            body,
+            &inc_map,
+            &found,
+            search,
+            (chain, cache),
+            out,
+            &inner_indent,
+        )?;
         chain.pop();
         if newline {
             out.push_text("\n", &origin);

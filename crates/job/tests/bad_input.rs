@@ -10,7 +10,10 @@ use gauntlet_job::{Error, JobFile, LoadOptions};
 
 /// The error of splitting `text`, which must start with `jobs/<name>:<line>:<col>: `.
 fn split_err(name: &str, text: &str, line_col: &str, needle: &str) -> Error {
-    let mock = Mock::new();
+    split_err_in(&Mock::new(), name, text, line_col, needle)
+}
+
+fn split_err_in(mock: &Mock, name: &str, text: &str, line_col: &str, needle: &str) -> Error {
     let start = Instant::now();
     let err = match mock.split_with(name, text, false, &[]) {
         Ok(jobs) => panic!("{name}: expected an error, got {} jobs", jobs.len()),
@@ -211,5 +214,27 @@ fn revise_errors() {
         "a: 5\na-: 5\n",
         "2:1: ",
         "only arrays and hashes",
+    );
+}
+
+#[test]
+fn include_bomb() {
+    // Not a cycle, but 30^4 splices of one file: refused once the text passes 16 MiB.
+    let mock = Mock::new();
+    let jobs = mock.root().join("jobs");
+    std::fs::write(jobs.join("l4.yaml"), format!("x: {}\n", "y".repeat(100))).unwrap();
+    for level in (1..4).rev() {
+        let text = format!("<<: l{}.yaml\n", level + 1).repeat(30);
+        std::fs::write(jobs.join(format!("l{level}.yaml")), text).unwrap();
+    }
+    let start = Instant::now();
+    let err = mock
+        .split_with("lbomb.yaml", &"<<: l1.yaml\n".repeat(30), false, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert!(
+        err.contains("jobs/l3.yaml:") && err.contains("grows past 16 MiB"),
+        "{err}"
     );
 }
