@@ -83,7 +83,10 @@ static NEXT_GROUP: AtomicU64 = AtomicU64::new(0);
 const CPU_PERIOD_US: u64 = 100_000;
 
 impl Group {
-    /// Creates the run's group in every hierarchy and writes its limits.
+    /// Creates the run's group and writes its limits. Under cgroup v1 only the hierarchies that
+    /// are needed are used (memory, pids and cpuacct always, cpu for a CPU limit): every
+    /// hierarchy the first process joins is a migration, which costs milliseconds (the kernel
+    /// waits for an RCU grace period).
     pub(crate) fn create(cgroups: &Cgroups, limits: GroupLimits) -> io::Result<Group> {
         let name = format!(
             "gauntlet-{}-{}",
@@ -94,7 +97,14 @@ impl Group {
             version: cgroups.version,
             dirs: Vec::new(),
         };
-        for h in &cgroups.hierarchies {
+        let needed = |h: &Hierarchy| {
+            cgroups.version == CgroupVersion::V2
+                || h.controllers.iter().any(|c| {
+                    matches!(c.as_str(), "memory" | "pids" | "cpuacct")
+                        || (c == "cpu" && limits.cpus.is_some())
+                })
+        };
+        for h in cgroups.hierarchies.iter().filter(|h| needed(h)) {
             let dir = h.dir.join(&name);
             fs::create_dir(&dir)?;
             // Pushed before the limits are written, so that a failure removes it again.

@@ -70,8 +70,8 @@ pub struct Outcome {
     /// The first process's own exit, also when the sandbox stopped it.
     pub exit: Exit,
     pub wall_time: Duration,
-    /// User plus system time of the whole tree (from the cgroup, else from the kernel's counts
-    /// of reaped children), when known.
+    /// User plus system time of the whole tree, when known: from the cgroup, else (without
+    /// bubblewrap) from the kernel's counts of reaped children.
     pub cpu_time: Option<Duration>,
     /// The most memory the tree used at once (cgroup only).
     pub memory_peak: Option<u64>,

@@ -300,7 +300,9 @@ pub(crate) async fn run(mut cmd: Command) -> Result<Outcome, Error> {
         termination,
         exit,
         wall_time,
-        cpu_time: stats.cpu.or(zombie_cpu),
+        // bubblewrap exits before it reaps its pid 1, whose CPU time is then lost to the
+        // kernel's counts: without a cgroup, it is unknown.
+        cpu_time: stats.cpu.or(zombie_cpu.filter(|_| !confined)),
         memory_peak: stats.memory_peak,
         oom_kills: stats.oom_kills,
         log: log_path,
