@@ -1,0 +1,250 @@
+//! checkpatch.pl, run the way gauntlet runs it (one process per series, re-runs where a shared
+//! process swallows findings), against one process per patch, on real kernel patches (the
+//! io_uring list archive), and its parsed output against checkpatch's own lines.
+//!
+//! Needs the kernel tree (`GAUNTLET_LINUX_TREE`, from `.ci/linux-tree`), perl and the corpus;
+//! says SKIPPED and why when one is missing. `GAUNTLET_CHECKPATCH_PATCHES=N` (or `all`) sets how
+//! many real patches are compared (default 120).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gauntlet_checks::checkpatch::{FileReport, Runner};
+use gauntlet_checks::{Context, Registry, Target};
+use gauntlet_mail::ParseOptions;
+
+const CORPUS: &str = "../../../shared/corpus/lore/iouring-4k.mbox";
+
+fn setup(test: &str) -> Option<PathBuf> {
+    let tree = common::linux_tree(test)?;
+    if !common::have_perl() {
+        eprintln!("SKIPPED {test}: perl is not installed");
+        return None;
+    }
+    Some(tree)
+}
+
+/// Real patches of the corpus, each a file of its own in `dir`.
+fn corpus_patches(test: &str, dir: &Path, limit: usize) -> Option<Vec<PathBuf>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(CORPUS);
+    let Ok(bytes) = std::fs::read(&path) else {
+        let why = format!("SKIPPED {test}: no corpus at {}", path.display());
+        assert!(
+            std::env::var_os("GAUNTLET_REQUIRE_CORPUS").is_none(),
+            "{why}"
+        );
+        eprintln!("{why}");
+        return None;
+    };
+    let options = ParseOptions::default();
+    let mut files = Vec::new();
+    for raw in gauntlet_mbox::split(&bytes, gauntlet_mbox::Options::default()) {
+        if files.len() >= limit {
+            break;
+        }
+        let mail = gauntlet_mail::parse(&raw.bytes, &options);
+        if !mail.is_patch() || mail.pull_url.is_some() {
+            continue;
+        }
+        let file = dir.join(format!("{:04}.patch", files.len() + 1));
+        std::fs::write(&file, &raw.bytes).unwrap();
+        files.push(file);
+    }
+    Some(files)
+}
+
+/// A patch whose hunk a mailer broke: checkpatch says CORRUPTED_PATCH.
+fn corrupt_patch(n: usize) -> String {
+    format!(
+        "From: Jane Developer <jane@example.org>\nSubject: [PATCH] lib: fix thing {n}\n\nFix thing {n}.\n\nSigned-off-by: Jane Developer <jane@example.org>\n---\ndiff --git a/lib/sort.c b/lib/sort.c\n--- a/lib/sort.c\n+++ b/lib/sort.c\n@@ -10,3 +10,3 @@\n #include <linux/types.h>\n-#include <linux/export.h>\n+#include <linux/export.h> /* a comment that the\nmailer wrapped */\n #include <linux/sort.h>\n"
+    )
+}
+
+fn limit() -> usize {
+    match std::env::var("GAUNTLET_CHECKPATCH_PATCHES").as_deref() {
+        Ok("all") => usize::MAX,
+        Ok(n) => n.parse().unwrap_or(120),
+        Err(_) => 120,
+    }
+}
+
+fn compare(runner: &Runner, files: &[PathBuf], what: &str) -> (usize, usize) {
+    let mut findings = 0;
+    let mut reruns = 0;
+    for chunk in files.chunks(30) {
+        let shared = runner.check(chunk);
+        let each = runner.check_each(chunk);
+        for ((file, s), e) in chunk.iter().zip(&shared).zip(&each) {
+            let s: &FileReport = s.as_ref().unwrap();
+            let e: &FileReport = e.as_ref().unwrap();
+            assert_eq!(
+                s.findings,
+                e.findings,
+                "{what}: {} differs between the shared run and its own process",
+                file.display()
+            );
+            assert_eq!(s.totals, e.totals, "{what}: {}", file.display());
+            findings += s.findings.len();
+            reruns += usize::from(s.alone);
+        }
+    }
+    eprintln!(
+        "{what}: {} patches, {findings} findings identical, {reruns} checked alone",
+        files.len()
+    );
+    (findings, reruns)
+}
+
+#[test]
+fn shared_process_loses_nothing() {
+    let Some(tree) = setup("shared_process_loses_nothing") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut files) = corpus_patches("shared_process_loses_nothing", dir.path(), limit())
+    else {
+        return;
+    };
+    assert!(
+        files.len() >= 30.min(limit()),
+        "too few patches in the corpus"
+    );
+    // Corrupt patches among the first ones, so that recovery is exercised whatever the corpus.
+    for (at, n) in [(2usize, 1usize), (5, 2), (9, 3)] {
+        let file = dir.path().join(format!("corrupt-{n}.patch"));
+        std::fs::write(&file, corrupt_patch(n)).unwrap();
+        files.insert(at.min(files.len()), file);
+    }
+    let runner = Runner::for_tree(&tree, "HEAD", Path::new("perl"), Path::new("git")).unwrap();
+
+    // The problem: one plain process reports CORRUPTED_PATCH once.
+    let once = runner.check_one_process(&files[..12]).unwrap();
+    let corrupted = |r: &FileReport| r.findings.iter().any(|f| f.kind == "CORRUPTED_PATCH");
+    assert_eq!(once.iter().filter(|r| corrupted(r)).count(), 1);
+
+    let (findings, reruns) = compare(&runner, &files, "default");
+    assert!(findings > 0);
+    assert!(reruns >= 2, "the later corrupt patches were checked again");
+    let strict = Runner::for_tree(&tree, "HEAD", Path::new("perl"), Path::new("git"))
+        .unwrap()
+        .args(&["--strict".to_string()]);
+    compare(&strict, &files[..files.len().min(60)], "--strict");
+}
+
+#[test]
+fn parsed_findings_are_checkpatchs_own_lines() {
+    let Some(tree) = setup("parsed_findings_are_checkpatchs_own_lines") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(files) = corpus_patches("parsed_findings_are_checkpatchs_own_lines", dir.path(), 30)
+    else {
+        return;
+    };
+    let runner = Runner::for_tree(&tree, "HEAD", Path::new("perl"), Path::new("git")).unwrap();
+    let reports = runner.check(&files);
+    let mut compared = 0;
+    for (file, report) in files.iter().zip(reports) {
+        let report = report.unwrap();
+        // checkpatch run directly, by hand, from the tree.
+        let out = Command::new("perl")
+            .arg(tree.join("scripts/checkpatch.pl"))
+            .args(["--terse", "--show-types", "--no-summary"])
+            .arg(file)
+            .current_dir(&tree)
+            .output()
+            .unwrap();
+        let direct: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let ours: Vec<String> = report
+            .findings
+            .iter()
+            .map(|f| {
+                let level = match f.level {
+                    gauntlet_checks::checkpatch::Level::Error => "ERROR",
+                    gauntlet_checks::checkpatch::Level::Warning => "WARNING",
+                    gauntlet_checks::checkpatch::Level::Check => "CHECK",
+                };
+                match f.line {
+                    Some(line) => format!(
+                        "{}:{line}: {level}:{}: {}",
+                        file.display(),
+                        f.kind,
+                        f.message
+                    ),
+                    None => format!("{level}:{}: {}", f.kind, f.message),
+                }
+            })
+            .collect();
+        assert_eq!(ours, direct, "{}", file.display());
+        compared += direct.len();
+    }
+    assert!(compared > 0);
+}
+
+#[test]
+fn the_check_reports_per_patch_with_locations() {
+    let Some(tree) = setup("the_check_reports_per_patch_with_locations") else {
+        return;
+    };
+    let me = "Jane Developer <jane@example.org>";
+    let mut bad = common::Patch::good(me).numbered(2, 2);
+    bad.diff = common::one_line_diff(
+        "kernel/sys.c",
+        300,
+        "\treturn error;",
+        "\treturn  error;    ",
+    );
+    let posting = common::Posting::new(vec![
+        common::Patch::good(me).numbered(1, 2).bytes(),
+        bad.bytes(),
+        corrupt_patch(1).into_bytes(),
+        corrupt_patch(2).into_bytes(),
+    ]);
+    let report = posting.check_with(&Registry::builtin().defaults(), &Context::with_tree(&tree));
+    let r = report
+        .result("checkpatch", &Target::Patch { index: 1 })
+        .unwrap();
+    let trailing = r
+        .findings
+        .iter()
+        .find(|f| f.kind == "TRAILING_WHITESPACE")
+        .unwrap();
+    assert_eq!(trailing.location.file.as_deref(), Some("kernel/sys.c"));
+    assert_eq!(trailing.location.line, Some(300));
+    assert!(trailing.location.patch_line.is_some());
+    assert_eq!(trailing.snippet.as_deref(), Some("+\treturn  error;    "));
+    // Both corrupt patches say so.
+    for index in [2, 3] {
+        let r = report
+            .result("checkpatch", &Target::Patch { index })
+            .unwrap();
+        assert!(
+            r.findings.iter().any(|f| f.kind == "CORRUPTED_PATCH"),
+            "patch {index}: {:?}",
+            r.findings
+        );
+    }
+    // Ignored types are passed to checkpatch and dropped.
+    let mut entries = indexmap::IndexMap::new();
+    let mut settings = gauntlet_project::CheckSettings::default();
+    settings.ignore.push("TRAILING_WHITESPACE".into());
+    entries.insert(
+        "checkpatch".to_string(),
+        gauntlet_project::CheckEntry {
+            settings,
+            at: gauntlet_project::Location::new(Path::new("p.yaml"), 1, 1),
+        },
+    );
+    let configured = Registry::builtin().configure(&entries).unwrap();
+    let report = posting.check_with(&configured, &Context::with_tree(&tree));
+    let r = report
+        .result("checkpatch", &Target::Patch { index: 1 })
+        .unwrap();
+    assert!(r.findings.iter().all(|f| f.kind != "TRAILING_WHITESPACE"));
+}
