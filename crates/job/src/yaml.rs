@@ -585,10 +585,9 @@ fn key_text(k: &Value) -> String {
     match k {
         Value::Str(s) => quote_if_needed(s, true),
         Value::Template(t) => quote_if_needed(&t.text, true),
-        Value::Array(_) | Value::Hash(_) => {
-            // A collection used as a key: a flow form is the only one that fits on a key line.
-            format!("? {}", flow(k))
-        }
+        // A collection used as a key: the flow form fits on the key's line.
+        Value::Array(_) | Value::Hash(_) => flow(k),
+        Value::Nil => "~".into(),
         other => scalar(other, 0),
     }
 }
@@ -820,7 +819,7 @@ mod tests {
 
     #[test]
     fn dump_round_trips() {
-        let text = "a: \"n\"\nb: 'on'\nc: \"it's\\nok\"\nd: \"\"\ne: [1, 2.5, true, ~]\nf: {x: {y: z}}\ng: \"a: b\"\nh: \"#x\"\ni: \"1e3\"\nj: \"x\\ty\"\nk: \"line\\n  indented\\n\"\nl: [[1, 2], {m: 1}]\n\"1\": int-like key\n2: int key\n";
+        let text = "[x, y]: seq key\n~: nil key\ntrue: bool key\na: \"n\"\nb: 'on'\nc: \"it's\\nok\"\nd: \"\"\ne: [1, 2.5, true, ~]\nf: {x: {y: z}}\ng: \"a: b\"\nh: \"#x\"\ni: \"1e3\"\nj: \"x\\ty\"\nk: \"line\\n  indented\\n\"\nl: [[1, 2], {m: 1}]\n\"1\": int-like key\n2: int key\n";
         let v = load(text);
         let dumped = dump_document(v.as_map().unwrap());
         assert_eq!(load(&dumped), v, "{dumped}");
