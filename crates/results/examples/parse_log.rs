@@ -6,8 +6,9 @@
 //! job log (`job*.log.yaml`). Default: a kernel console whose init prints `BOOT-OK` and
 //! `TEST-DONE rc=N` (the markers of the captured KUnit boots).
 
+use std::fmt::Write as _;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Write as _};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
             config.console.done_marker = Some("TEST-DONE".to_owned());
         }
         let start = Instant::now();
+        let cpu_start = cpu_seconds();
         let (stream, lava_own) = if job_log {
             match read_job_log(file, config) {
                 Ok(r) => (r.console, Some(r.lava)),
@@ -71,7 +73,8 @@ fn main() -> ExitCode {
             }
         };
         let seconds = start.elapsed().as_secs_f64();
-        print_report(&path, &stream, lava_own.as_deref(), seconds, quiet);
+        let cpu = cpu_seconds().zip(cpu_start).map(|(end, start)| end - start);
+        print_report(&path, &stream, lava_own.as_deref(), (seconds, cpu), quiet);
     }
     ExitCode::SUCCESS
 }
@@ -80,11 +83,26 @@ fn print_report(
     path: &str,
     r: &StreamReport,
     lava_own: Option<&[Suite]>,
-    seconds: f64,
+    seconds: (f64, Option<f64>),
+    quiet: bool,
+) {
+    let mut out = String::new();
+    report_text(&mut out, path, r, lava_own, seconds, quiet);
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+}
+
+fn report_text(
+    out: &mut String,
+    path: &str,
+    r: &StreamReport,
+    lava_own: Option<&[Suite]>,
+    (seconds, cpu): (f64, Option<f64>),
     quiet: bool,
 ) {
     let mb = r.bytes as f64 / 1e6;
-    println!(
+    let _ = writeln!(
+        out,
         "{path}: {} lines, {:.1} MB in {:.3} s = {:.0} MB/s, {:.2} M lines/s",
         r.lines,
         mb,
@@ -92,7 +110,15 @@ fn print_report(
         mb / seconds.max(1e-9),
         r.lines as f64 / 1e6 / seconds.max(1e-9)
     );
-    println!(
+    if let Some(cpu) = cpu {
+        let _ = writeln!(
+            out,
+            "  cpu: {cpu:.2} s = {:.0} MB/s of CPU time (the wall time includes waiting for the CPU on a loaded machine)",
+            mb / cpu.max(0.01)
+        );
+    }
+    let _ = writeln!(
+        out,
         "  console: {} ({}); {} kernel report(s); log kept {} of {} bytes",
         r.console.outcome.status,
         r.console.outcome.reason,
@@ -101,14 +127,15 @@ fn print_report(
         r.log.total_bytes
     );
     for suite in r.suites() {
-        println!(
+        let _ = writeln!(
+            out,
             "  suite {}: {} — {}",
             suite.name,
             suite.status(),
             suite.counts()
         );
         if let Some(outcome) = &suite.outcome {
-            println!("    outcome {}: {}", outcome.status, outcome.reason);
+            let _ = writeln!(out, "    outcome {}: {}", outcome.status, outcome.reason);
         }
         if !quiet {
             for result in suite
@@ -116,7 +143,8 @@ fn print_report(
                 .iter()
                 .filter(|r| r.status != gauntlet_verdict::Status::Pass)
             {
-                println!(
+                let _ = writeln!(
+                    out,
                     "    {} {}{}",
                     result.path,
                     result.status,
@@ -130,7 +158,8 @@ fn print_report(
         }
     }
     for suite in lava_own.unwrap_or_default() {
-        println!(
+        let _ = writeln!(
+            out,
             "  LAVA's own suite {}: {} — {}",
             suite.name,
             suite.status(),
@@ -138,10 +167,22 @@ fn print_report(
         );
     }
     if !r.problems.is_empty() {
-        println!(
+        let _ = writeln!(
+            out,
             "  {} problem(s), first: {:?}",
             r.problems.list.len() as u64 + r.problems.dropped,
             r.problems.list.first()
         );
     }
+}
+
+/// User and system CPU time of this process so far (Linux: `/proc/self/stat`, in clock ticks
+/// of 1/100 s).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }

@@ -26,7 +26,9 @@ pub struct LogCap {
     /// The byte just before the tail's first byte, once something was pushed out of the tail.
     before_tail: Option<u8>,
     total_bytes: u64,
-    total_newlines: u64,
+    /// Newlines in the bytes dropped so far (the kept ones are counted at the end, so that
+    /// small pushes cost no count at all).
+    dropped_newlines: u64,
     first_line: u64,
 }
 
@@ -45,7 +47,7 @@ impl LogCap {
             tail: VecDeque::new(),
             before_tail: None,
             total_bytes: 0,
-            total_newlines: 0,
+            dropped_newlines: 0,
             first_line,
         }
     }
@@ -56,7 +58,7 @@ impl LogCap {
         self.tail.clear();
         self.before_tail = None;
         self.total_bytes = 0;
-        self.total_newlines = 0;
+        self.dropped_newlines = 0;
         self.first_line = first_line;
     }
 
@@ -71,7 +73,6 @@ impl LogCap {
     /// Appends bytes.
     pub fn push(&mut self, mut data: &[u8]) {
         self.total_bytes += data.len() as u64;
-        self.total_newlines += memchr_iter(b'\n', data).count() as u64;
         if self.head.len() < self.head_limit {
             let take = (self.head_limit - self.head.len()).min(data.len());
             self.head.extend_from_slice(&data[..take]);
@@ -80,12 +81,11 @@ impl LogCap {
         if data.is_empty() {
             return;
         }
-        if self.tail_limit == 0 {
-            self.before_tail = data.last().copied();
-            return;
-        }
         if data.len() >= self.tail_limit {
+            // Everything in the tail goes, and the start of `data` with it.
             let cut = data.len() - self.tail_limit;
+            let (a, b) = self.tail.as_slices();
+            self.dropped_newlines += newlines(a) + newlines(b) + newlines(&data[..cut]);
             self.before_tail = if cut > 0 {
                 Some(data[cut - 1])
             } else {
@@ -97,6 +97,9 @@ impl LogCap {
         }
         let excess = (self.tail.len() + data.len()).saturating_sub(self.tail_limit);
         if excess > 0 {
+            let (a, b) = self.tail.as_slices();
+            let from_a = excess.min(a.len());
+            self.dropped_newlines += newlines(&a[..from_a]) + newlines(&b[..excess - from_a]);
             self.before_tail = self.tail.get(excess - 1).copied();
             self.tail.drain(..excess);
         }
@@ -107,6 +110,24 @@ impl LogCap {
     pub fn push_line(&mut self, line: &[u8]) {
         self.push(line);
         self.push(b"\n");
+    }
+
+    /// The excerpt of what was pushed since the start (its text only with `keep_text`), and a
+    /// reset for the lines that follow `last_line`. Keeps the allocations: no cost per excerpt
+    /// when the text is not kept.
+    pub fn take_excerpt(&mut self, last_line: u64, keep_text: bool) -> Excerpt {
+        let excerpt = if keep_text {
+            self.snapshot().into_excerpt(last_line)
+        } else {
+            Excerpt {
+                first_line: self.first_line,
+                last_line: last_line.max(self.first_line),
+                text: String::new(),
+                dropped_bytes: self.total_bytes,
+            }
+        };
+        self.reset(last_line + 1);
+        excerpt
     }
 
     /// What is kept so far, without consuming the accumulator.
@@ -121,11 +142,12 @@ impl LogCap {
             tail,
             before_tail,
             total_bytes,
-            total_newlines,
+            dropped_newlines,
             first_line,
             ..
         } = self;
         let mut tail: Vec<u8> = tail.into();
+        let original_newlines = newlines(&head) + dropped_newlines + newlines(&tail);
         let last_byte = tail
             .last()
             .copied()
@@ -156,8 +178,9 @@ impl LogCap {
         {
             tail.drain(..=pos);
         }
-        let tail_newlines = memchr_iter(b'\n', &tail).count() as u64;
-        let head_newlines = memchr_iter(b'\n', &head).count() as u64;
+        let tail_newlines = newlines(&tail);
+        let head_newlines = newlines(&head);
+        let total_newlines = original_newlines;
         let total_lines = total_newlines + u64::from(last_byte.is_some_and(|b| b != b'\n'));
         let tail_first_line = first_line + total_newlines - tail_newlines;
         CappedLog {
@@ -171,6 +194,10 @@ impl LogCap {
             total_lines,
         }
     }
+}
+
+fn newlines(bytes: &[u8]) -> u64 {
+    memchr_iter(b'\n', bytes).count() as u64
 }
 
 /// Lines in `bytes`, a last line without `\n` included.

@@ -365,8 +365,18 @@ impl ConsoleClassifier {
 
     /// Reads one line (its visible text); says what it was, if anything.
     pub fn line(&mut self, number: u64, text: &str) -> Option<LineEvent> {
+        self.line_with_message(number, text, strip_console_prefix(text))
+    }
+
+    /// [`ConsoleClassifier::line`] when the caller already has the message (the text after
+    /// its console prefix, [`strip_console_prefix`]).
+    pub fn line_with_message(
+        &mut self,
+        number: u64,
+        text: &str,
+        message: &str,
+    ) -> Option<LineEvent> {
         self.last_line = number;
-        let message = strip_console_prefix(text);
         self.feed_open_reports(number, message, text);
         let event = self.milestone(number, message).or_else(|| {
             if !self.config.detect_reports {

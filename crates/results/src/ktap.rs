@@ -15,7 +15,8 @@
 //! * **Nesting**, by any of: indentation (2 spaces in KTAP, 4 in KUnit 6.1); version lines
 //!   (a version line inside an unfinished document opens a subtest, even unindented); KUnit's
 //!   and TAP 14's `# Subtest: NAME`; kselftest's `# ` prefix (the runner prefixes the output
-//!   of each test with `# `, so its TAP reads `# TAP version 13`, `# ok 1 …`). A subtest ends
+//!   of each test with `# `, so its TAP reads `# TAP version 13`, `# ok 1 …`, and the runner's
+//!   `# selftests: dir: test` header names it until its result line comes). A subtest ends
 //!   at the result line at its parent's level (or, unindented, when its plan is complete or the
 //!   result carries its `# Subtest:` name).
 //! * **Plans**: present, absent, trailing (`1..N` after the results), `1..0 # SKIP why`.
@@ -52,6 +53,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::sync::LazyLock;
 
 use gauntlet_verdict::Status;
 use memchr::memmem;
@@ -421,10 +423,16 @@ fn directive_of(comment: &str) -> Option<Directive> {
     }
 }
 
+/// Built once: this search runs on every line outside a document.
+static VERSION_FINDER: LazyLock<memmem::FinderRev<'static>> =
+    LazyLock::new(|| memmem::FinderRev::new(b"TAP version "));
+
 /// Finds a version line at the end of `msg`; returns where it starts.
 fn version_at_end(msg: &str) -> Option<usize> {
     let t = msg.trim_end();
-    let pos = memmem::rfind(t.as_bytes(), b"TAP version ")?;
+    // The shortest version line is `TAP version N`: look only at the end.
+    let from = t.len().saturating_sub(40);
+    let pos = from + VERSION_FINDER.rfind(&t.as_bytes()[from..])?;
     let number = &t[pos + "TAP version ".len()..];
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -567,6 +575,9 @@ pub struct KtapParser {
     /// the one that was running (it gets the crash as reason, and the lines since the last
     /// result as excerpt).
     blame_next: bool,
+    /// The last `# selftests: dir: test` header of the kselftest runner, and the depth of the
+    /// frame it was printed in: it names the subtest that the test's own TAP opens.
+    kselftest_header: Option<(usize, String)>,
 }
 
 impl KtapParser {
@@ -586,6 +597,7 @@ impl KtapParser {
             stored: 0,
             depth_warned: false,
             blame_next: false,
+            kselftest_header: None,
         }
     }
 
@@ -596,7 +608,12 @@ impl KtapParser {
 
     /// Reads one line (its visible text).
     pub fn line(&mut self, number: u64, text: &str) {
-        let msg = strip_console_prefix(text);
+        self.line_with_message(number, text, strip_console_prefix(text));
+    }
+
+    /// [`KtapParser::line`] when the caller already has the message (the text after its
+    /// console prefix, [`strip_console_prefix`]).
+    pub fn line_with_message(&mut self, number: u64, text: &str, msg: &str) {
         if self.frames.is_empty() {
             self.look_for_start(number, msg, text);
             return;
@@ -620,6 +637,7 @@ impl KtapParser {
                 }
             }
         } else if let Some(base) = after_result
+            && s.trim_end().ends_with("---")
             && s.trim() == "---"
             && leading_ws(s).0 >= base.indent
         {
@@ -627,8 +645,14 @@ impl KtapParser {
             self.amend_last(number, text);
             return;
         }
-        if let Some((level, line)) = located {
-            self.handle(number, level, line, text);
+        match located {
+            Some((level, line)) => self.handle(number, level, line, text),
+            None => {
+                if let Some(header) = s.trim_start().strip_prefix("# selftests: ") {
+                    let name = format!("selftests: {}", header.trim());
+                    self.kselftest_header = Some((self.frames.len(), clip(&name, 500)));
+                }
+            }
         }
     }
 
@@ -722,7 +746,13 @@ impl KtapParser {
             }
             return false;
         }
-        self.frames.push(Frame::new(level, min_level, number));
+        let mut frame = Frame::new(level, min_level, number);
+        if let Some((depth, _)) = &self.kselftest_header
+            && *depth == self.frames.len()
+        {
+            frame.name = self.kselftest_header.take().map(|(_, name)| name);
+        }
+        self.frames.push(frame);
         true
     }
 
@@ -786,21 +816,23 @@ impl KtapParser {
     }
 
     fn take_excerpt(&mut self, last_line: u64, status: Status) -> Excerpt {
-        let half = self.options.excerpt_bytes / 2;
-        let next = LogCap::starting_at(half, half, last_line + 1);
-        let cap = std::mem::replace(&mut self.pending, next);
-        let mut excerpt = cap.finish().into_excerpt(last_line);
-        if status == Status::Pass && !self.options.excerpt_text_for_passes {
-            excerpt.dropped_bytes += excerpt.text.len() as u64;
-            excerpt.text.clear();
-        }
-        excerpt
+        let keep_text = status != Status::Pass || self.options.excerpt_text_for_passes;
+        self.pending.take_excerpt(last_line, keep_text)
     }
 
     fn add_leaf(&mut self, number: u64, level: Level, r: ResultLine<'_>, _text: &str) {
         let (status, reason) = self.judge(&r);
         let next = self.frames.last().map_or(1, |f| f.next);
         let n = r.number.unwrap_or(next);
+        if self.stored >= self.options.max_results {
+            // Only counted (in `store`): no name, no excerpt, no allocation.
+            self.pending.reset(number + 1);
+            let mut node = missing_node(n, String::new(), number, String::new());
+            (node.status, node.reason, node.missing) = (status, None, false);
+            self.attach(number, node);
+            self.after_result = Some(level);
+            return;
+        }
         let excerpt = self.take_excerpt(number, status);
         let node = KtapNode {
             number: n,
@@ -824,6 +856,13 @@ impl KtapParser {
         let Some(f) = self.frames.last() else {
             return;
         };
+        if self
+            .kselftest_header
+            .as_ref()
+            .is_some_and(|(depth, _)| *depth == self.frames.len())
+        {
+            self.kselftest_header = None;
+        }
         let (expected, plan) = (f.next, f.plan);
         let n = node.number;
         if n > expected {
@@ -956,8 +995,7 @@ impl KtapParser {
             missing: false,
             dropped: f.dropped,
         };
-        let half = self.options.excerpt_bytes / 2;
-        self.pending = LogCap::starting_at(half, half, number + 1);
+        self.pending.reset(number + 1);
         self.attach(number, node);
         self.after_result = Some(level);
     }
@@ -1121,8 +1159,7 @@ impl KtapParser {
                 }
             }
         }
-        let half = self.options.excerpt_bytes / 2;
-        self.pending = LogCap::starting_at(half, half, number + 1);
+        self.pending.reset(number + 1);
     }
 
     /// Remembers a kernel report (`BUG:`, `WARNING:`…) for the reasons of tests cut short later.

@@ -22,6 +22,7 @@
 //! ([`Status::summarize`]). A case started with `STARTTC` that never reported a result is MISS.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use gauntlet_verdict::Status;
 use memchr::memmem;
@@ -31,6 +32,10 @@ use crate::model::{Excerpt, Measurement, Origin, Outcome, Problems, Suite, TestP
 use crate::text::{clip, flattened};
 
 const SIGNAL_PREFIX: &str = "<LAVA_SIGNAL_";
+
+/// Built once: this search runs on every line.
+static SIGNAL_FINDER: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(SIGNAL_PREFIX));
 
 /// One signal found in a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +79,7 @@ pub enum Signal<'a> {
 
 /// The signals in one line, in order.
 pub fn signals(line: &str) -> impl Iterator<Item = Signal<'_>> {
-    let finder = memmem::Finder::new(SIGNAL_PREFIX);
+    let finder = &*SIGNAL_FINDER;
     let mut at = 0;
     std::iter::from_fn(move || {
         loop {
@@ -319,7 +324,7 @@ impl LavaCollector {
                 case.lines.push_line(visible.as_bytes());
             }
         }
-        if memmem::find(raw, SIGNAL_PREFIX.as_bytes()).is_none() {
+        if SIGNAL_FINDER.find(raw).is_none() {
             return;
         }
         let text = flattened(raw);
@@ -397,13 +402,17 @@ impl LavaCollector {
             },
             None => None,
         };
-        let excerpt = match self.ended.take() {
-            Some((name, excerpt)) if name == id => excerpt,
+        let ended = match self.ended.take() {
+            Some((name, excerpt)) if name == id => Some(excerpt),
             other => {
                 self.ended = other;
-                line_excerpt(number, text)
+                None
             }
         };
+        if self.suite_is_full(status) {
+            return;
+        }
+        let excerpt = ended.unwrap_or_else(|| line_excerpt(number, text));
         self.push(
             id,
             status,
@@ -412,6 +421,18 @@ impl LavaCollector {
             Some(excerpt),
             Origin::LavaSignal,
         );
+    }
+
+    /// The current suite keeps no more results: this one is only counted (so that a flood
+    /// costs no allocation per result).
+    fn suite_is_full(&mut self, status: Status) -> bool {
+        let index = self.current_suite();
+        let suite = &mut self.suites[index];
+        let full = suite.results.len() >= self.options.max_results;
+        if full {
+            suite.dropped.add(status);
+        }
+        full
     }
 
     fn start_case(&mut self, number: u64, text: &str, name: &str) {
@@ -526,6 +547,9 @@ impl LavaCollector {
 
     /// Adds a result found by a `parse:` pattern in line `number`.
     pub fn pattern_result(&mut self, number: u64, text: &str, found: PatternMatch) {
+        if self.suite_is_full(found.status) {
+            return;
+        }
         let excerpt = line_excerpt(number, text);
         self.push(
             &found.test_case_id,

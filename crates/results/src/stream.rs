@@ -139,7 +139,8 @@ impl Readers {
             );
         }
         let text = visible(line.bytes);
-        let event = self.console.line(number, &text);
+        let message = strip_console_prefix(&text);
+        let event = self.console.line_with_message(number, &text, message);
         self.lava.line(number, line.bytes, &text);
         for pattern in &mut self.patterns {
             match pattern.apply(&text) {
@@ -155,9 +156,8 @@ impl Readers {
                 None => {}
             }
         }
-        self.ktap.line(number, &text);
+        self.ktap.line_with_message(number, &text, message);
         if let Some(LineEvent::Report(kind)) = event {
-            let message = strip_console_prefix(&text);
             if kind.is_fatal() {
                 self.ktap.interrupt(number, message);
             } else {

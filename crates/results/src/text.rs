@@ -151,9 +151,25 @@ pub fn flattened(bytes: &[u8]) -> Cow<'_, str> {
     clean(bytes, false)
 }
 
+/// Any control character? Checked 32 bytes at a time without early exit, which the compiler
+/// turns into vector instructions (this runs on every line).
+fn has_control(bytes: &[u8]) -> bool {
+    bytes
+        .chunks(32)
+        .any(|chunk| chunk.iter().fold(false, |acc, &b| acc | is_control(b)))
+}
+
+/// Valid UTF-8 borrowed as it is (the fast, common path), anything else with replacements.
+fn utf8(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 fn clean(bytes: &[u8], last_segment: bool) -> Cow<'_, str> {
-    if !bytes.iter().any(|&b| is_control(b)) {
-        return String::from_utf8_lossy(bytes);
+    if !has_control(bytes) {
+        return utf8(bytes);
     }
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
     // The last non-blank segment before a carriage return, in case what follows it is blank.
@@ -272,23 +288,32 @@ fn strip_level(s: &str) -> Option<&str> {
 
 /// `[ 12.345]` (a timestamp) or `[  T12]` / `[ C3]` (a printk caller id).
 fn strip_bracket(s: &str) -> Option<&str> {
-    let rest = s.strip_prefix('[')?;
-    let inner = rest.trim_start_matches(' ');
-    let end = inner.find(']')?;
-    let body = &inner[..end];
-    let ok = match body.as_bytes() {
-        [b'T' | b'C', digits @ ..] => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
-        _ => match body.split_once('.') {
-            Some((secs, frac)) => {
-                !secs.is_empty()
-                    && !frac.is_empty()
-                    && secs.bytes().all(|b| b.is_ascii_digit())
-                    && frac.bytes().all(|b| b.is_ascii_digit())
-            }
-            None => false,
-        },
+    let b = s.as_bytes();
+    if b.first() != Some(&b'[') {
+        return None;
+    }
+    let mut i = 1;
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let digits_from = |mut j: usize| {
+        let start = j;
+        while b.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        (j > start).then_some(j)
     };
-    ok.then(|| &inner[end + 1..])
+    let end = if matches!(b.get(i), Some(b'T' | b'C')) {
+        digits_from(i + 1)?
+    } else {
+        let dot = digits_from(i)?;
+        if b.get(dot) != Some(&b'.') {
+            return None;
+        }
+        digits_from(dot + 1)?
+    };
+    // Only ASCII was looked at, so `end + 1` is a character boundary.
+    (b.get(end) == Some(&b']')).then(|| &s[end + 1..])
 }
 
 /// `s` cut to at most `max` bytes on a character boundary, with `…` when something was cut.

@@ -188,68 +188,57 @@ echo "raise exited $?"
 #[test]
 fn invalid_use_prints_no_signal_and_exits_2() {
     let helpers = helpers();
-    let bad: &[(&str, &[&str])] = &[
-        ("lava-test-case", &[]),
-        ("lava-test-case", &["name"]),
-        ("lava-test-case", &["name", "--measurement", "1"]),
-        ("lava-test-case", &["name", "--result"]),
-        ("lava-test-case", &["name", "--result", "passed"]),
-        ("lava-test-case", &["name", "--result", ""]),
+    let mut bad: Vec<(&str, Vec<&str>)> = vec![
+        ("lava-test-case", vec![]),
+        ("lava-test-case", vec!["name"]),
+        ("lava-test-case", vec!["name", "--measurement", "1"]),
+        ("lava-test-case", vec!["name", "--result"]),
+        ("lava-test-case", vec!["name", "--result", "passed"]),
+        ("lava-test-case", vec!["name", "--result", ""]),
         (
             "lava-test-case",
-            &["name", "--result", "pass", "--measurement", "1.2.3"],
+            vec!["name", "--result", "pass", "--units", "ms"],
         ),
         (
             "lava-test-case",
-            &["name", "--result", "pass", "--measurement", "12ms"],
+            vec!["name", "--result", "pass", "--bogus"],
         ),
+        ("lava-test-case", vec!["two words", "--result", "pass"]),
+        ("lava-test-case", vec!["a>b", "--result", "pass"]),
+        ("lava-test-case", vec!["tab\there", "--result", "pass"]),
+        ("lava-test-case", vec!["", "--result", "pass"]),
+        ("lava-test-case", vec!["name", "--shell"]),
         (
             "lava-test-case",
-            &["name", "--result", "pass", "--measurement", "nan"],
+            vec!["name", "--result", "pass", "--shell", "true"],
         ),
-        (
-            "lava-test-case",
-            &["name", "--result", "pass", "--measurement", "1e"],
-        ),
-        (
-            "lava-test-case",
-            &["name", "--result", "pass", "--measurement", ""],
-        ),
-        (
-            "lava-test-case",
-            &["name", "--result", "pass", "--units", "ms"],
-        ),
-        (
-            "lava-test-case",
-            &[
-                "name",
-                "--result",
-                "pass",
-                "--measurement",
-                "1",
-                "--units",
-                "m s",
-            ],
-        ),
-        ("lava-test-case", &["name", "--result", "pass", "--bogus"]),
-        ("lava-test-case", &["two words", "--result", "pass"]),
-        ("lava-test-case", &["a>b", "--result", "pass"]),
-        ("lava-test-case", &["tab\there", "--result", "pass"]),
-        ("lava-test-case", &["", "--result", "pass"]),
-        ("lava-test-case", &["name", "--shell"]),
-        (
-            "lava-test-case",
-            &["name", "--result", "pass", "--shell", "true"],
-        ),
-        ("lava-test-set", &[]),
-        ("lava-test-set", &["begin", "x"]),
-        ("lava-test-set", &["start"]),
-        ("lava-test-set", &["start", "a b"]),
-        ("lava-test-raise", &[]),
-        ("lava-test-raise", &[""]),
+        ("lava-test-set", vec![]),
+        ("lava-test-set", vec!["begin", "x"]),
+        ("lava-test-set", vec!["start"]),
+        ("lava-test-set", vec!["start", "a b"]),
+        ("lava-test-raise", vec![]),
+        ("lava-test-raise", vec![""]),
     ];
+    for m in ["1.2.3", "12ms", "nan", "inf", "1e", "", "0x10", "1,5", "--"] {
+        bad.push((
+            "lava-test-case",
+            vec!["name", "--result", "pass", "--measurement", m],
+        ));
+    }
+    bad.push((
+        "lava-test-case",
+        vec![
+            "name",
+            "--result",
+            "pass",
+            "--measurement",
+            "1",
+            "--units",
+            "m s",
+        ],
+    ));
     for shell in shells() {
-        for (helper, args) in bad {
+        for (helper, args) in &bad {
             let out = run(&shell, &helpers, helper, args);
             assert_eq!(
                 out.status.code(),
