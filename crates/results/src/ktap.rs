@@ -708,7 +708,7 @@ impl KtapParser {
 
     fn handle(&mut self, number: u64, level: Level, line: Line<'_>, text: &str) {
         match line {
-            Line::Result(r) => self.on_result(number, level, r, text),
+            Line::Result(r) => self.on_result(number, level, r),
             Line::Version(header) => self.on_version(number, level, header, text),
             Line::Plan { count, comment } => self.on_plan(number, level, count, comment),
             Line::Subtest(name) => self.on_subtest(number, level, name),
@@ -756,7 +756,7 @@ impl KtapParser {
         true
     }
 
-    fn on_result(&mut self, number: u64, level: Level, r: ResultLine<'_>, text: &str) {
+    fn on_result(&mut self, number: u64, level: Level, r: ResultLine<'_>) {
         loop {
             let depth = self.frames.len();
             if depth == 0 {
@@ -777,7 +777,7 @@ impl KtapParser {
                     if closes {
                         self.close_with(number, level, r);
                     } else {
-                        self.add_leaf(number, level, r, text);
+                        self.add_leaf(number, level, r);
                     }
                     return;
                 }
@@ -820,7 +820,7 @@ impl KtapParser {
         self.pending.take_excerpt(last_line, keep_text)
     }
 
-    fn add_leaf(&mut self, number: u64, level: Level, r: ResultLine<'_>, _text: &str) {
+    fn add_leaf(&mut self, number: u64, level: Level, r: ResultLine<'_>) {
         let (status, reason) = self.judge(&r);
         let next = self.frames.last().map_or(1, |f| f.next);
         let n = r.number.unwrap_or(next);

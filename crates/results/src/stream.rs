@@ -391,4 +391,27 @@ not ok 1 tapped # exit=1
         assert_eq!(report.status(), Status::Fail);
         assert_eq!(report.counts().to_string(), "3 tests: 1 PASS, 2 FAIL");
     }
+
+    #[test]
+    fn signals_behind_printk_noise_and_carriage_returns() {
+        let console = "Linux version 6.1\n[    2.0] random: crng init done\r<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=a RESULT=pass>\r\r\n<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=b RESULT=fail>\r[    2.1] noise after\r\r\nGAUNTLET-DONE rc=0\r\r\n";
+        let mut parser = StreamParser::new(StreamConfig::kernel_console());
+        let action = parser.feed(console.as_bytes());
+        assert_eq!(
+            action,
+            Action::Stop(crate::StopReason::Done {
+                line: 4,
+                rc: Some(0)
+            })
+        );
+        let report = parser.finish(End::Stopped);
+        let rows: Vec<String> = report.lava[0]
+            .results
+            .iter()
+            .map(|r| format!("{} {}", r.path, r.status))
+            .collect();
+        assert_eq!(rows, ["tests/a PASS", "tests/b FAIL"]);
+        assert_eq!(report.console.outcome.status, Status::Pass);
+        assert_eq!(report.status(), Status::Fail);
+    }
 }
