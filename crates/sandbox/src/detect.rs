@@ -298,6 +298,24 @@ impl Sandbox {
     }
 }
 
+/// One line for a status display: `bubblewrap 0.8.0 (/usr/bin/bwrap); memory: cgroup v2; …`.
+impl fmt::Display for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner.confinement {
+            Confinement::Bubblewrap { program, version } => {
+                write!(f, "{version} ({})", program.display())?;
+            }
+            Confinement::LimitsOnly => f.write_str("NOT confined (limits only)")?,
+        }
+        let e = self.inner.enforcement;
+        write!(
+            f,
+            "; memory: {}; processes: {}; cpus: {}",
+            e.memory, e.processes, e.cpus
+        )
+    }
+}
+
 /// Runs `bwrap --version` and a sandboxed `/bin/true` with the flags real runs use; falls back
 /// to the flags older bubblewrap versions know.
 fn probe_bwrap(program: &Path) -> Result<(String, plan::BwrapFlags), String> {

@@ -227,6 +227,7 @@ async fn an_unusable_bubblewrap_leaves_the_limits_and_a_loud_warning() {
         cgroup: Choice::Auto,
     });
     assert!(!sandbox.is_confined());
+    assert!(sandbox.to_string().starts_with("NOT confined"), "{sandbox}");
     let warning = sandbox.warnings()[0].to_string();
     assert!(warning.contains("WITHOUT confinement"), "{warning}");
     assert!(

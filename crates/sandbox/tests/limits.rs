@@ -208,3 +208,25 @@ async fn cpu_time_is_counted() {
         );
     }
 }
+
+#[tokio::test]
+async fn cpus_are_limited_by_the_cgroup() {
+    for (name, sandbox) in all() {
+        if !matches!(sandbox.enforcement().cpus, Mechanism::Cgroup(_)) {
+            eprintln!("SKIPPED ({name}): CPUs are not limited here");
+            continue;
+        }
+        let s = Scratch::new();
+        // Two busy loops for a second, on one CPU's worth of time.
+        let busy = "timeout 1 sh -c 'while :; do :; done'";
+        let script = format!("{busy} & {busy} & wait");
+        let cmd = s.sh(&sandbox, &script).limits(Limits {
+            cpus: Some(1),
+            ..limits(Duration::from_secs(30))
+        });
+        let out = run_within(Duration::from_secs(30), cmd).await;
+        assert!(out.success(), "{name}: {out:?}\n{}", s.log_text());
+        let cpu = out.cpu_time.unwrap();
+        assert!(cpu <= Duration::from_millis(1300), "{name}: {out:?}");
+    }
+}
