@@ -238,7 +238,11 @@ impl Reader {
                     tv_sec: 0,
                     tv_nsec: 50_000_000,
                 };
-                poll(&mut fds, Some(&timeout)).unwrap_or(1)
+                match poll(&mut fds, Some(&timeout)) {
+                    Ok(ready) => ready,
+                    Err(rustix::io::Errno::INTR) => continue,
+                    Err(_) => 1,
+                }
             };
             if ready == 0 {
                 if stop_deadline.is_some() {

@@ -23,7 +23,7 @@ pub struct Limits {
     pub time: Duration,
     /// Bytes of memory (cgroup: the whole tree, swap excluded; rlimit: each process's data).
     pub memory: Option<u64>,
-    /// Processes and threads at once (cgroup: the tree; rlimit: the sandbox's user).
+    /// Processes and threads at once (cgroup: the tree; rlimit: all of the user's processes).
     pub processes: Option<u64>,
     /// CPUs' worth of time per period (cgroup only). A hint: the caller still chooses `-j`.
     pub cpus: Option<u32>,

@@ -72,7 +72,7 @@ impl fmt::Display for ConfinementKind {
 pub enum Mechanism {
     /// For the whole process tree, by a cgroup.
     Cgroup(CgroupVersion),
-    /// Per process (memory) or per user (processes), by `setrlimit` in the sandbox's first
+    /// Per process (memory) or per user (processes), by `ulimit` in the sandbox's first
     /// process, inherited by all the others.
     Rlimit,
     /// Not enforced here.

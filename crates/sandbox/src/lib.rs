@@ -60,7 +60,7 @@
 //! |---|---|---|
 //! | wall-clock time ([`Limits::time`]) | gauntlet: SIGTERM to every process of the run, SIGKILL after [`Limits::kill_grace`] → [`Termination::TimedOut`] | the same |
 //! | memory ([`Limits::memory`]) | the run's cgroup: `memory.max` (v2, swap off, `memory.oom.group`) or `memory.limit_in_bytes` (v1, with `memsw`); an OOM kill → [`Termination::OutOfMemory`] | `RLIMIT_DATA` per process (not `RLIMIT_AS`, which breaks programs that reserve address space); a process over it sees allocations fail, which looks like an ordinary failure |
-//! | processes ([`Limits::processes`]) | the cgroup's `pids.max` | `RLIMIT_NPROC`, which counts the sandbox's user (per sandbox under bubblewrap's user namespace, per user without it) and which the kernel never applies to root: as root there is no limit, and a [`Warning::ProcessesUnlimited`] |
+//! | processes ([`Limits::processes`]) | the cgroup's `pids.max` | `RLIMIT_NPROC`, which the kernel counts per user (all of that user's processes, not only the run's) and never applies to root: as root there is no limit, and a [`Warning::ProcessesUnlimited`] |
 //! | CPUs ([`Limits::cpus`]) | the cgroup's `cpu.max` / `cpu.cfs_quota_us` (a hint: `-j` is the caller's) | none |
 //! | output ([`Limits::log_size`], [`Limits::output_kill`]) | gauntlet: the log keeps the first ¾ and the last ¼ of its size, with a marker line saying how many bytes were dropped between; past `output_kill` bytes the command is killed → [`Termination::OutputLimit`] | the same |
 //! | core dumps | `RLIMIT_CORE` 0 | the same |
