@@ -83,31 +83,75 @@ impl ExpandArgs {
     }
 }
 
-fn write_job(dir: &Path, job: &AtomicJob) -> Result<()> {
-    let path = dir.join(job.file_name());
-    std::fs::write(&path, job.to_yaml()).with_context(|| format!("writing {}", path.display()))
+/// Writes the atomic jobs into `dir` as they are expanded, on a few threads (creating many
+/// small files is bound by system calls, not by the expansion). Returns how many were written.
+fn write_jobs(
+    dir: &Path,
+    jobs: impl Iterator<Item = gauntlet_job::Result<AtomicJob>>,
+) -> Result<usize> {
+    const WRITERS: usize = 4;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(PathBuf, String)>(256);
+    let rx = std::sync::Mutex::new(rx);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..WRITERS)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    loop {
+                        let next = rx
+                            .lock()
+                            .map_err(|_| anyhow::anyhow!("a writer failed"))?
+                            .recv();
+                        let Ok((path, text)) = next else {
+                            return Ok(());
+                        };
+                        std::fs::write(&path, text)
+                            .with_context(|| format!("writing {}", path.display()))?;
+                    }
+                })
+            })
+            .collect();
+        let mut count = 0usize;
+        let mut result = Ok(());
+        for job in jobs {
+            match job {
+                Ok(job) => {
+                    count += 1;
+                    if tx.send((dir.join(job.file_name()), job.to_yaml())).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    result = Err(e.into());
+                    break;
+                }
+            }
+        }
+        drop(tx);
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a writer thread panicked"))??;
+        }
+        result.map(|()| count)
+    })
 }
 
 fn expand(args: &ExpandArgs) -> Result<()> {
     let tree = args.tree()?;
     let file = args.load(&tree)?;
     let options = args.options()?;
-    if let Some(dir) = &args.output {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut count = 0usize;
-    for job in file.expand(&options) {
-        let job = job?;
-        count += 1;
-        match &args.output {
-            Some(dir) => write_job(dir, &job)?,
-            None => writeln!(out, "{}", job.file_name())?,
+    match &args.output {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let count = write_jobs(dir, file.expand(&options))?;
+            writeln!(out, "{count} atomic jobs written to {}", dir.display())?;
         }
-    }
-    if let Some(dir) = &args.output {
-        writeln!(out, "{count} atomic jobs written to {}", dir.display())?;
+        None => {
+            for job in file.expand(&options) {
+                writeln!(out, "{}", job?.file_name())?;
+            }
+        }
     }
     out.flush()?;
     Ok(())
