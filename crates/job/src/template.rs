@@ -583,6 +583,8 @@ struct Cond {
 }
 
 enum Stmt<'a> {
+    /// Empty code or a Ruby comment (`%`, `% # note`, `<% %>`).
+    Nop,
     If(&'a str, bool),
     Elsif(&'a str),
     Else,
@@ -591,6 +593,9 @@ enum Stmt<'a> {
 
 fn statement(code: &str) -> Option<Stmt<'_>> {
     let code = code.trim();
+    if code.is_empty() || code.starts_with('#') {
+        return Some(Stmt::Nop);
+    }
     let word_rest = |w: &str| -> Option<&str> {
         code.strip_prefix(w)
             .filter(|r| r.starts_with([' ', '\t', '(', '!']))
@@ -713,6 +718,7 @@ pub(crate) fn expand_erb(
                     });
                 };
                 match stmt {
+                    Stmt::Nop => {}
                     Stmt::If(cond, negate) => {
                         let parent = active(&conds);
                         let value = if parent {
@@ -818,6 +824,7 @@ mod tests {
             ("a: <%= to_seconds('1d') %>\n", "a: 86400\n"),
             ("%% text\n", "% text\n"),
             ("a: <%%= x %%>\n", "a: <%= x %%>\n"),
+            ("%\n% # a Ruby comment\na: <% %>1\n", "a: 1\n"),
         ];
         for (input, want) in cases {
             assert_eq!(erb(input).unwrap(), *want, "{input:?}");
