@@ -16,7 +16,7 @@ use crate::yaml::{self, Limits};
 const MAX_INCLUDE_DEPTH: usize = 32;
 
 /// The text after includes may not grow past this (a file included many times over).
-const MAX_SPLICED_BYTES: usize = 16 << 20;
+const MAX_SPLICED_BYTES: usize = 4 << 20;
 
 static COMMENT: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"(?m)\n\n#([! ][-a-zA-Z0-9 !|/?@<>.,_+=%~]+)$").ok());
