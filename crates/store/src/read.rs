@@ -341,6 +341,33 @@ impl Store {
         }))
     }
 
+    /// The series that messages with these Message-IDs (with angle brackets) belong to, each
+    /// once, in the order of the first message that names it.
+    pub async fn series_of_msgids(&self, msgids: &[String]) -> Result<Vec<Id>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = select_in(
+            &mut conn,
+            self.backend,
+            "SELECT msgid, series FROM messages WHERE series IS NOT NULL AND kind IN ('patch', 'cover') AND msgid IN ({in})",
+            &[],
+            msgids.iter().cloned().map(V::T).collect(),
+        )
+        .await?;
+        let mut by_msgid: HashMap<String, Id> = HashMap::new();
+        for row in &rows {
+            by_msgid.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+        let mut out: Vec<Id> = Vec::new();
+        for msgid in msgids {
+            if let Some(series) = by_msgid.get(msgid)
+                && !out.contains(series)
+            {
+                out.push(*series);
+            }
+        }
+        Ok(out)
+    }
+
     /// Up to `limit` series with ids above `after`, in creation order, in the export shape
     /// (page through them to export a store of any size in constant memory).
     pub async fn export_page(
