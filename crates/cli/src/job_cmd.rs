@@ -83,13 +83,14 @@ impl ExpandArgs {
     }
 }
 
-/// Writes the atomic jobs into `dir` as they are expanded, on a few threads (creating many
-/// small files is bound by system calls, not by the expansion). Returns how many were written.
+/// Writes the atomic jobs into `dir` as they are expanded, on a writer thread, so that
+/// expansion and file creation overlap. One writer: several contend for the directory's lock
+/// and are slower. Returns how many were written.
 fn write_jobs(
     dir: &Path,
     jobs: impl Iterator<Item = gauntlet_job::Result<AtomicJob>>,
 ) -> Result<usize> {
-    const WRITERS: usize = 4;
+    const WRITERS: usize = 1;
     let (tx, rx) = std::sync::mpsc::sync_channel::<(PathBuf, String)>(256);
     let rx = std::sync::Mutex::new(rx);
     std::thread::scope(|scope| {
