@@ -83,57 +83,22 @@ impl ExpandArgs {
     }
 }
 
-/// Writes the atomic jobs into `dir` as they are expanded, on a writer thread, so that
-/// expansion and file creation overlap. One writer: several contend for the directory's lock
-/// and are slower. Returns how many were written.
+/// Writes the atomic jobs into `dir` as they are expanded (one in memory at a time). Returns
+/// how many were written. (Writer threads were tried: waking one per file costs more than the
+/// write.)
 fn write_jobs(
     dir: &Path,
     jobs: impl Iterator<Item = gauntlet_job::Result<AtomicJob>>,
 ) -> Result<usize> {
-    const WRITERS: usize = 1;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(PathBuf, String)>(256);
-    let rx = std::sync::Mutex::new(rx);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..WRITERS)
-            .map(|_| {
-                scope.spawn(|| -> Result<()> {
-                    loop {
-                        let next = rx
-                            .lock()
-                            .map_err(|_| anyhow::anyhow!("a writer failed"))?
-                            .recv();
-                        let Ok((path, text)) = next else {
-                            return Ok(());
-                        };
-                        std::fs::write(&path, text)
-                            .with_context(|| format!("writing {}", path.display()))?;
-                    }
-                })
-            })
-            .collect();
-        let mut count = 0usize;
-        let mut result = Ok(());
-        for job in jobs {
-            match job {
-                Ok(job) => {
-                    count += 1;
-                    if tx.send((dir.join(job.file_name()), job.to_yaml())).is_err() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    result = Err(e.into());
-                    break;
-                }
-            }
-        }
-        drop(tx);
-        for w in workers {
-            w.join()
-                .map_err(|_| anyhow::anyhow!("a writer thread panicked"))??;
-        }
-        result.map(|()| count)
-    })
+    let mut count = 0usize;
+    for job in jobs {
+        let job = job?;
+        let path = dir.join(job.file_name());
+        std::fs::write(&path, job.to_yaml())
+            .with_context(|| format!("writing {}", path.display()))?;
+        count += 1;
+    }
+    Ok(count)
 }
 
 fn expand(args: &ExpandArgs) -> Result<()> {
