@@ -3,9 +3,13 @@
 //! The binary is thin: argument parsing, logging set-up, progress display and output formatting.
 //! All the work is done by the library crates.
 
+mod check_cmd;
 mod demo;
+mod input;
 mod job_cmd;
 mod output;
+mod pipeline_cmd;
+mod project_cmd;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -41,8 +45,18 @@ enum Command {
     Export(ExportArgs),
     /// Rebuild series, messages and outcomes from the stored raw mails
     Reindex,
+    /// Run a sample course through the whole pipeline: four series, four verdicts
+    Demo(pipeline_cmd::DemoArgs),
     /// Generate a sample mailing list, ingest it and show what gauntlet made of it
-    Demo(DemoArgs),
+    DemoIngest(DemoArgs),
+    /// Check, apply, build and test series, and report the verdicts (exit 0: all accepted,
+    /// 1: one rejected, 2: one could not be tested)
+    Test(pipeline_cmd::TestArgs),
+    /// Run the checks on series and print what they find, like a compiler (exit 1 on a failure)
+    Check(check_cmd::CheckArgs),
+    /// Validate project files
+    #[command(subcommand)]
+    Project(project_cmd::ProjectCommand),
     /// Expand LKP job files into atomic jobs, or compile one to a shell script
     #[command(subcommand)]
     Job(job_cmd::JobCommand),
@@ -124,7 +138,7 @@ fn default_db() -> Result<String> {
     ))
 }
 
-async fn open(db: &Option<String>) -> Result<Store> {
+pub(crate) async fn open(db: &Option<String>) -> Result<Store> {
     let url = match db {
         Some(u) => u.clone(),
         None => default_db()?,
@@ -342,14 +356,19 @@ async fn demo(args: DemoArgs) -> Result<()> {
     Ok(())
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let done = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
     match cli.command {
-        Command::Ingest(args) => ingest(&cli.db, args).await,
-        Command::Series(cmd) => series(&cli.db, cmd).await,
-        Command::Export(args) => export(&cli.db, args).await,
-        Command::Reindex => reindex(&cli.db).await,
-        Command::Demo(args) => demo(args).await,
-        Command::Job(cmd) => job_cmd::run(cmd).map(drop),
+        Command::Ingest(args) => done(ingest(&cli.db, args).await),
+        Command::Series(cmd) => done(series(&cli.db, cmd).await),
+        Command::Export(args) => done(export(&cli.db, args).await),
+        Command::Reindex => done(reindex(&cli.db).await),
+        Command::Demo(args) => pipeline_cmd::demo(args).await,
+        Command::DemoIngest(args) => done(demo(args).await),
+        Command::Test(args) => pipeline_cmd::test(&cli.db, args).await,
+        Command::Check(args) => check_cmd::check(args),
+        Command::Project(cmd) => project_cmd::run(cmd),
+        Command::Job(cmd) => job_cmd::run(cmd),
     }
 }
 
@@ -373,7 +392,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("gauntlet: {e:#}");
             ExitCode::from(2)

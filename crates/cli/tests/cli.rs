@@ -59,7 +59,7 @@ fn demo_ingest_export_show_and_reindex() {
     let dir = tempfile::tempdir().unwrap();
     let out = ok(&gauntlet(
         "sqlite::memory:",
-        &["demo", "--dir", dir.path().to_str().unwrap()],
+        &["demo-ingest", "--dir", dir.path().to_str().unwrap()],
         None,
     ));
     assert!(out.contains("Processed 20 mails: 13 patches, 3 cover letters, 1 comments, 1 duplicates, 1 dropped, 1 errors"), "{out}");

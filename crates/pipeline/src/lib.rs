@@ -787,23 +787,26 @@ impl Pipeline {
         Ok(built)
     }
 
+    /// A channel whose lines become [`Event::JobOutput`]s of `job` (none without a listener).
+    fn output_sender(&self, job: Id) -> Option<mpsc::Sender<Vec<u8>>> {
+        let events = self.events.clone()?;
+        let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(1024);
+        tokio::spawn(async move {
+            while let Some(line) = receiver.recv().await {
+                let line = String::from_utf8_lossy(&line).into_owned();
+                if events.send(Event::JobOutput { job, line }).is_err() {
+                    break;
+                }
+            }
+        });
+        Some(sender)
+    }
+
     /// A builder whose output lines become [`Event::JobOutput`]s of `job`.
     fn with_output(&self, builder: Builder, job: Id) -> Builder {
-        match &self.events {
+        match self.output_sender(job) {
             None => builder,
-            Some(events) => {
-                let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(1024);
-                let events = events.clone();
-                tokio::spawn(async move {
-                    while let Some(line) = receiver.recv().await {
-                        let line = String::from_utf8_lossy(&line).into_owned();
-                        if events.send(Event::JobOutput { job, line }).is_err() {
-                            break;
-                        }
-                    }
-                });
-                builder.with_progress(sender)
-            }
+            Some(sender) => builder.with_progress(sender),
         }
     }
 
@@ -841,19 +844,7 @@ impl Pipeline {
             .join("tests")
             .join(format!("slot{}", lease.slot()))
             .join(&build.name);
-        let progress = self.events.as_ref().map(|events| {
-            let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(1024);
-            let events = events.clone();
-            tokio::spawn(async move {
-                while let Some(line) = receiver.recv().await {
-                    let line = String::from_utf8_lossy(&line).into_owned();
-                    if events.send(Event::JobOutput { job, line }).is_err() {
-                        break;
-                    }
-                }
-            });
-            sender
-        });
+        let progress = self.output_sender(job);
         let request = gauntlet_lab::host::Request {
             project,
             build,

@@ -147,12 +147,21 @@ pub(crate) fn verdict_reason(verdict: Verdict, jobs: &[JobSummary]) -> String {
             format!("checks passed, applied, {built} build(s) and {tested} test run(s) passed")
         }
         Verdict::Rejected => first(Status::Fail)
-            .map(|j| format!("{} {}: {}", j.stage, j.name, j.reason))
+            .map(job_line)
             .unwrap_or_else(|| "rejected".into()),
         Verdict::Error => first(Status::Error)
             .or_else(|| first(Status::Miss))
-            .map(|j| format!("{} {}: {}", j.stage, j.name, j.reason))
+            .map(job_line)
             .unwrap_or_else(|| "error".into()),
+    }
+}
+
+/// `build x86_64: reason`, or `checks: reason` when the job is named after its stage.
+fn job_line(job: &JobSummary) -> String {
+    if job.stage == job.name {
+        format!("{}: {}", job.stage, job.reason)
+    } else {
+        format!("{} {}: {}", job.stage, job.name, job.reason)
     }
 }
 

@@ -265,16 +265,11 @@ pub fn write(root: &Path) -> Result<Sample, Error> {
         let out = root.join(format!("series/{}", i + 1));
         let out_arg = out.display().to_string();
         let version = format!("-v{}", student.version);
-        let mut args = vec![
-            "format-patch",
-            "-q",
-            "--thread=shallow",
-            "--base=master",
-            version.as_str(),
-            "-o",
-            out_arg.as_str(),
-            "master..work",
-        ];
+        let mut args = vec!["format-patch", "-q", "--thread=shallow", "--base=master"];
+        if student.version > 1 {
+            args.push(version.as_str());
+        }
+        args.extend(["-o", out_arg.as_str(), "master..work"]);
         if let Some((subject, body)) = student.cover {
             let description = format!("{subject}\n\n{body}\n");
             git(

@@ -81,7 +81,7 @@ impl Loaded {
             .clone()
             .or_else(|| self.head().map(|m| m.mail.name.clone()))
             .unwrap_or_default();
-        format!("[v{}] {}", self.detail.summary.version, name)
+        format!("[v{}] {}", self.detail.summary.version, strip_tags(&name))
     }
 
     /// The `base-commit:` the series names (the cover letter's, or any patch's).
@@ -125,4 +125,15 @@ impl Loaded {
             })
             .collect()
     }
+}
+
+/// Patchwork's name keeps a posting's other tags as `[a,b] rest`: the rest.
+fn strip_tags(name: &str) -> &str {
+    let mut rest = name.trim_start();
+    while rest.starts_with('[')
+        && let Some(end) = rest.find(']')
+    {
+        rest = rest[end + 1..].trim_start();
+    }
+    rest
 }
