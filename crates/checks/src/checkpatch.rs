@@ -45,7 +45,7 @@ use crate::options::{OptionKind, OptionSpec, Options};
 use crate::process;
 use crate::registry::{Check, CheckInfo, Ran, RunContext, Scope};
 use crate::text::{Segment, line_at, lines, strip_cr};
-use crate::tree::{self, Scratch};
+use crate::tree::{self, Scratch, StandIn};
 
 const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
@@ -228,6 +228,8 @@ pub struct Runner {
     git_dir: Option<PathBuf>,
     args: Vec<String>,
     timeout: Duration,
+    /// Answers checkpatch's `get_maintainer.pl --status` questions (see `obsolete`).
+    stand_in: Option<StandIn>,
     /// Keeps the scratch directory alive when the runner made it.
     _scratch: Option<Scratch>,
 }
@@ -242,6 +244,7 @@ impl Runner {
             git_dir: None,
             args: Vec::new(),
             timeout: Duration::from_secs(300),
+            stand_in: None,
             _scratch: None,
         }
     }
@@ -269,6 +272,7 @@ impl Runner {
             scratch.path(),
         );
         runner.git_dir.clone_from(&scratch.git_dir);
+        runner.stand_in.clone_from(&scratch.stand_in);
         runner._scratch = Some(scratch);
         Ok(runner)
     }
@@ -329,13 +333,34 @@ impl Runner {
     /// One process over all `files` and nothing more: what a shared process reports, state
     /// leaks included (for comparisons and benchmarks).
     pub fn check_one_process(&self, files: &[PathBuf]) -> Result<Vec<FileReport>, String> {
+        self.prepare(files);
         let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
         self.run_process(&paths)?
             .ok_or_else(|| "checkpatch crashed or timed out".to_string())
     }
 
+    /// Reads the patches: what each risks in a shared process, and the files they touch, for
+    /// the stand-in to answer about.
+    fn prepare(&self, files: &[PathBuf]) -> Vec<Risk> {
+        let mut touched: Vec<String> = vec!["dev/null".to_string()];
+        let risks = files
+            .iter()
+            .map(|f| match std::fs::read(f) {
+                Ok(bytes) => prescan(&bytes, self.strict(), &mut touched),
+                Err(_) => Risk::default(),
+            })
+            .collect();
+        if let Some(stand_in) = &self.stand_in
+            && let Err(e) = stand_in.answer(touched.iter().map(String::as_str))
+        {
+            tracing::warn!("{e}");
+        }
+        risks
+    }
+
     /// The reference: one process per file.
     pub fn check_each(&self, files: &[PathBuf]) -> Vec<Result<FileReport, String>> {
+        self.prepare(files);
         files.iter().map(|f| self.alone(f)).collect()
     }
 
@@ -359,10 +384,7 @@ impl Runner {
     /// gauntlet's way: as few processes as the patches allow, every finding kept (see the
     /// module documentation).
     pub fn check(&self, files: &[PathBuf]) -> Vec<Result<FileReport, String>> {
-        let risks: Vec<Risk> = files
-            .iter()
-            .map(|f| std::fs::read(f).map_or(Risk::default(), |b| prescan(&b, self.strict())))
-            .collect();
+        let risks = self.prepare(files);
         let mut queue: VecDeque<Range<usize>> = plan(&risks, self.strict()).into();
         let mut results: Vec<Option<Result<FileReport, String>>> = vec![None; files.len()];
         while let Some(range) = queue.pop_front() {
@@ -571,7 +593,7 @@ fn plan(risks: &[Risk], strict: bool) -> Vec<Range<usize>> {
     groups
 }
 
-fn prescan(bytes: &[u8], strict: bool) -> Risk {
+fn prescan(bytes: &[u8], strict: bool, touched: &mut Vec<String>) -> Risk {
     let segment = Segment {
         bytes: std::borrow::Cow::Borrowed(bytes),
         first_line: Some(1),
@@ -579,6 +601,9 @@ fn prescan(bytes: &[u8], strict: bool) -> Risk {
     };
     let segments = [segment];
     let diff = diff::parse(&segments);
+    for file in &diff.files {
+        touched.extend(file.old_path.iter().chain(&file.new_path).cloned());
+    }
     let header_lines = diff.start.map_or(usize::MAX, |(_, line)| line + 1);
     let bad_utf8_header = lines(bytes)
         .take(header_lines)
@@ -719,6 +744,7 @@ impl Checkpatch {
                 };
                 let mut runner = Runner::new(perl, &script, scratch.path());
                 runner.git_dir.clone_from(&scratch.git_dir);
+                runner.stand_in.clone_from(&scratch.stand_in);
                 runner
             }
             (Some(Err(e)), _) => return Err((true, e)),

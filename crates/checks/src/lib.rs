@@ -33,6 +33,7 @@ mod diff;
 mod finding;
 mod input;
 mod names;
+mod obsolete;
 mod options;
 mod process;
 mod registry;

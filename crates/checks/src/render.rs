@@ -132,7 +132,14 @@ fn block(out: &mut String, paint: &Paint, results: &[&CheckResult], label: Optio
     }
     let statuses: Vec<String> = results
         .iter()
-        .map(|r| format!("{} {}", r.check, paint.status(r.status)))
+        .map(|r| {
+            let mut text = format!("{} {}", r.check, paint.status(r.status));
+            if r.status == Status::Pass && r.warnings > 0 {
+                let s = if r.warnings == 1 { "" } else { "s" };
+                text.push_str(&format!(" ({} warning{s})", r.warnings));
+            }
+            text
+        })
         .collect();
     let _ = writeln!(out, "  {} {}\n", paint.blue("="), statuses.join(", "));
 }

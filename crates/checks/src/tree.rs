@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::obsolete::{self, Obsolete};
 use crate::process;
 
 /// The files a bare repository must provide for the scripts.
@@ -193,6 +194,36 @@ pub(crate) struct Scratch {
     /// `GIT_DIR` for the scripts (bare repositories).
     pub(crate) git_dir: Option<PathBuf>,
     has: HashMap<String, bool>,
+    /// The tree's own `scripts/get_maintainer.pl`, when it has one.
+    pub(crate) get_maintainer: Option<PathBuf>,
+    /// The stand-in for checkpatch's status questions (working copies; see [`obsolete`]).
+    pub(crate) stand_in: Option<StandIn>,
+}
+
+/// The stand-in `scripts/get_maintainer.pl` of a scratch directory.
+#[derive(Debug, Clone)]
+pub(crate) struct StandIn {
+    path: PathBuf,
+    real: PathBuf,
+    root: PathBuf,
+    table: std::sync::Arc<Obsolete>,
+}
+
+impl StandIn {
+    /// Makes the stand-in answer for these files (and only these), replacing it atomically.
+    pub(crate) fn answer<'f>(
+        &self,
+        files: impl IntoIterator<Item = &'f str>,
+    ) -> Result<(), String> {
+        let answers: std::collections::BTreeMap<String, bool> = files
+            .into_iter()
+            .map(|f| (f.to_string(), self.table.is_obsolete(&self.root, f)))
+            .collect();
+        let script = obsolete::stand_in(&self.real, &answers);
+        let tmp = self.path.with_extension("pl.new");
+        std::fs::write(&tmp, script).map_err(|e| format!("scratch: {e}"))?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| format!("scratch: {e}"))
+    }
 }
 
 impl Scratch {
@@ -258,27 +289,69 @@ pub(crate) fn scratch(tree: &Tree, timeout: Duration) -> Result<Scratch, String>
             std::fs::write(dir.path().join("MAINTAINERS"), b"")
                 .map_err(|e| format!("scratch: {e}"))?;
         }
+        let get_maintainer = has
+            .contains_key("scripts/get_maintainer.pl")
+            .then(|| dir.path().join("scripts/get_maintainer.pl"));
         return Ok(Scratch {
             dir,
             git_dir: Some(tree.git_dir.clone()),
             has,
+            get_maintainer,
+            stand_in: None,
         });
     }
-    let entries = std::fs::read_dir(&tree.path)
-        .map_err(|e| format!("cannot read the tree {}: {e}", tree.path.display()))?;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        std::os::unix::fs::symlink(entry.path(), dir.path().join(&name))
-            .map_err(|e| format!("scratch: {e}"))?;
-    }
+    link_entries(&tree.path, dir.path(), &["scripts"])?;
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir_all(&scripts).map_err(|e| format!("scratch: {e}"))?;
+    link_entries(&tree.path.join("scripts"), &scripts, &["get_maintainer.pl"])?;
     for path in SCRIPT_FILES {
         has.insert((*path).to_string(), tree.path.join(path).is_file());
+    }
+    let real = tree.path.join("scripts/get_maintainer.pl");
+    let get_maintainer = real.is_file().then(|| real.clone());
+    let mut stand_in = None;
+    if let Some(real) = &get_maintainer {
+        let table = Obsolete::read(&tree.path);
+        if table.is_none() {
+            tracing::debug!("MAINTAINERS needs the real get_maintainer.pl for status questions");
+        }
+        match table {
+            Some(table) => {
+                let s = StandIn {
+                    path: scripts.join("get_maintainer.pl"),
+                    real: real.clone(),
+                    root: tree.path.clone(),
+                    table: std::sync::Arc::new(table),
+                };
+                s.answer([])?;
+                stand_in = Some(s);
+            }
+            None => std::os::unix::fs::symlink(real, scripts.join("get_maintainer.pl"))
+                .map_err(|e| format!("scratch: {e}"))?,
+        }
     }
     Ok(Scratch {
         dir,
         git_dir: None,
         has,
+        get_maintainer,
+        stand_in,
     })
+}
+
+/// Symbolic links in `to` to every entry of `from`, but those `except`.
+fn link_entries(from: &Path, to: &Path, except: &[&str]) -> Result<(), String> {
+    let entries = std::fs::read_dir(from)
+        .map_err(|e| format!("cannot read the tree {}: {e}", from.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if except.iter().any(|e| name == std::ffi::OsStr::new(e)) {
+            continue;
+        }
+        std::os::unix::fs::symlink(entry.path(), to.join(&name))
+            .map_err(|e| format!("scratch: {e}"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

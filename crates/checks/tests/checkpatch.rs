@@ -4,7 +4,8 @@
 //!
 //! Needs the kernel tree (`GAUNTLET_LINUX_TREE`, from `.ci/linux-tree`), perl and the corpus;
 //! says SKIPPED and why when one is missing. `GAUNTLET_CHECKPATCH_PATCHES=N` (or `all`) sets how
-//! many real patches are compared (default 120).
+//! many real patches are compared (default 60: each separate checkpatch run takes a few tenths
+//! of a second, and more on a busy machine).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -66,14 +67,19 @@ fn corrupt_patch(n: usize) -> String {
 fn limit() -> usize {
     match std::env::var("GAUNTLET_CHECKPATCH_PATCHES").as_deref() {
         Ok("all") => usize::MAX,
-        Ok(n) => n.parse().unwrap_or(120),
-        Err(_) => 120,
+        Ok(n) => n.parse().unwrap_or(60),
+        Err(_) => 60,
     }
 }
 
-fn compare(runner: &Runner, files: &[PathBuf], what: &str) -> (usize, usize) {
-    let mut findings = 0;
-    let mut reruns = 0;
+/// Compares the shared runs with one process per file: the findings of every kind, counted.
+fn compare(
+    runner: &Runner,
+    files: &[PathBuf],
+    what: &str,
+) -> std::collections::BTreeMap<String, usize> {
+    let mut kinds = std::collections::BTreeMap::new();
+    let mut alone = 0;
     for chunk in files.chunks(30) {
         let shared = runner.check(chunk);
         let each = runner.check_each(chunk);
@@ -87,15 +93,18 @@ fn compare(runner: &Runner, files: &[PathBuf], what: &str) -> (usize, usize) {
                 file.display()
             );
             assert_eq!(s.totals, e.totals, "{what}: {}", file.display());
-            findings += s.findings.len();
-            reruns += usize::from(s.alone);
+            for f in &s.findings {
+                *kinds.entry(f.kind.clone()).or_default() += 1;
+            }
+            alone += usize::from(s.alone);
         }
     }
+    let total: usize = kinds.values().sum();
     eprintln!(
-        "{what}: {} patches, {findings} findings identical, {reruns} checked alone",
+        "{what}: {} patches, {total} findings identical ({alone} patches checked alone): {kinds:?}",
         files.len()
     );
-    (findings, reruns)
+    kinds
 }
 
 #[test]
@@ -125,13 +134,16 @@ fn shared_process_loses_nothing() {
     let corrupted = |r: &FileReport| r.findings.iter().any(|f| f.kind == "CORRUPTED_PATCH");
     assert_eq!(once.iter().filter(|r| corrupted(r)).count(), 1);
 
-    let (findings, reruns) = compare(&runner, &files, "default");
-    assert!(findings > 0);
-    assert!(reruns >= 2, "the later corrupt patches were checked again");
+    let kinds = compare(&runner, &files, "default");
+    assert!(kinds.values().sum::<usize>() > 3);
+    assert!(
+        kinds.get("CORRUPTED_PATCH").copied().unwrap_or(0) >= 3,
+        "{kinds:?}"
+    );
     let strict = Runner::for_tree(&tree, "HEAD", Path::new("perl"), Path::new("git"))
         .unwrap()
         .args(&["--strict".to_string()]);
-    compare(&strict, &files[..files.len().min(60)], "--strict");
+    compare(&strict, &files[..files.len().min(30)], "--strict");
 }
 
 #[test]
@@ -247,4 +259,74 @@ fn the_check_reports_per_patch_with_locations() {
         .result("checkpatch", &Target::Patch { index: 1 })
         .unwrap();
     assert!(r.findings.iter().all(|f| f.kind != "TRAILING_WHITESPACE"));
+}
+
+/// A patch adding a comment after the first line of `file` of the tree.
+fn touch(tree: &Path, file: &str, n: usize) -> String {
+    let text = std::fs::read_to_string(tree.join(file)).unwrap();
+    let first = text.lines().next().unwrap();
+    format!(
+        "From: Jane Developer <jane@example.org>\nSubject: [PATCH] {file}: note {n}\n\nAdd a note to {file}.\n\nSigned-off-by: Jane Developer <jane@example.org>\n---\ndiff --git a/{file} b/{file}\n--- a/{file}\n+++ b/{file}\n@@ -1 +1,2 @@\n {first}\n+/* note {n} */\n"
+    )
+}
+
+#[test]
+fn obsolete_files_are_reported_as_checkpatch_does() {
+    let Some(tree) = setup("obsolete_files_are_reported_as_checkpatch_does") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<&str> = vec![
+        "drivers/net/ethernet/8390/ne.c",
+        "kernel/sys.c",
+        "drivers/gpu/drm/tiny/cirrus.c",
+        "drivers/gpu/drm/tiny/bochs.c",
+        "include/uapi/drm/i810_drm.h",
+        "drivers/net/wireless/intersil/hostap/hostap_main.c",
+        "drivers/net/ethernet/intel/e1000/e1000_main.c",
+    ];
+    let paths: Vec<PathBuf> = files
+        .iter()
+        .enumerate()
+        .map(|(n, f)| {
+            let path = dir.path().join(format!("{:04}.patch", n + 1));
+            std::fs::write(&path, touch(&tree, f, n)).unwrap();
+            path
+        })
+        .collect();
+    let runner = Runner::for_tree(&tree, "HEAD", Path::new("perl"), Path::new("git")).unwrap();
+    let reports = runner.check(&paths);
+    for ((file, path), report) in files.iter().zip(&paths).zip(reports) {
+        let report = report.unwrap();
+        let direct = Command::new("perl")
+            .arg(tree.join("scripts/checkpatch.pl"))
+            .args(["--terse", "--show-types", "--no-summary"])
+            .arg(path)
+            .current_dir(&tree)
+            .output()
+            .unwrap();
+        let direct = String::from_utf8_lossy(&direct.stdout);
+        let direct_obsolete = direct.contains("WARNING:OBSOLETE:");
+        let ours_obsolete = report.findings.iter().any(|f| f.kind == "OBSOLETE");
+        assert_eq!(ours_obsolete, direct_obsolete, "{file}: {direct}");
+        assert_eq!(
+            report.findings.len(),
+            direct.lines().count(),
+            "{file}: {:?} vs {direct}",
+            report.findings
+        );
+    }
+    // The obsolete ones are obsolete.
+    let reports = runner.check(&paths);
+    let obsolete: Vec<bool> = reports
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .unwrap()
+                .findings
+                .iter()
+                .any(|f| f.kind == "OBSOLETE")
+        })
+        .collect();
+    assert_eq!(obsolete, vec![true, false, true, false, true, true, false]);
 }

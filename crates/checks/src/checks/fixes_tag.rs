@@ -223,6 +223,34 @@ impl FixesTag {
     }
 }
 
+/// Looks `<id>^{commit}` up for every query; the ids that name no commit are asked again
+/// bare, which tells an id matching several objects (ambiguous) from one matching none.
+fn lookup(tree: &tree::Tree, queries: &[String], timeout: Duration) -> Result<Vec<Object>, String> {
+    let mut answers = tree::cat_file(tree, queries, timeout)?;
+    let missing: Vec<usize> = (0..answers.len())
+        .filter(|&i| answers[i] == Object::Missing)
+        .collect();
+    if missing.is_empty() {
+        return Ok(answers);
+    }
+    let bare: Vec<String> = missing
+        .iter()
+        .map(|&i| queries[i].trim_end_matches("^{commit}").to_string())
+        .collect();
+    let again = tree::cat_file(tree, &bare, timeout)?;
+    for (i, answer) in missing.into_iter().zip(again) {
+        answers[i] = match answer {
+            Object::Found { kind, .. } => Object::Found {
+                id: String::new(),
+                kind,
+                content: Vec::new(),
+            },
+            other => other,
+        };
+    }
+    Ok(answers)
+}
+
 /// git's `%s`: the first paragraph of a commit message, lines joined by blanks.
 fn commit_subject(object: &[u8]) -> String {
     let text = String::from_utf8_lossy(object);
@@ -264,7 +292,7 @@ impl Check for FixesTag {
             match input.tree() {
                 None => Ok(None),
                 Some(Err(e)) => Err(e.to_string()),
-                Some(Ok(t)) => tree::cat_file(t, &queries, self.timeout)
+                Some(Ok(t)) => lookup(t, &queries, self.timeout)
                     .map(|answers| Some((answers, t.revision.clone()))),
             }
         };
@@ -279,7 +307,7 @@ impl Check for FixesTag {
                 if p.mail().commit.is_none() {
                     return Raw::skipped(super::NO_COMMIT);
                 }
-                if tags.is_empty() {
+                if tags.is_empty() && findings.is_empty() {
                     return Raw::skipped("no Fixes: tag");
                 }
                 let mut findings = std::mem::take(findings);
@@ -299,10 +327,16 @@ impl Check for FixesTag {
                         Object::Ambiguous => findings.push(at(Finding::error(
                             "ambiguous-id",
                             format!(
-                                "{} names several commits of the tree: give more hex digits",
+                                "{} names several objects of the tree and no one commit: give more hex digits",
                                 tag.id
                             ),
                         ))),
+                        Object::Found { kind, .. } if kind != "commit" => {
+                            findings.push(at(Finding::error(
+                                "unknown-commit",
+                                format!("{} is a {kind} of the tree, not a commit", tag.id),
+                            )));
+                        }
                         Object::Found { id, content, .. } => {
                             let actual = commit_subject(content);
                             if let Some(quoted) = &tag.subject

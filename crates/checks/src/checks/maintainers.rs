@@ -217,12 +217,16 @@ impl Maintainers {
         };
         let script = if self.script.starts_with('/') {
             PathBuf::from(&self.script)
-        } else {
-            if !scratch.has("MAINTAINERS")
-                || (self.script == "scripts/get_maintainer.pl" && !scratch.has(&self.script))
-            {
-                return Raw::skipped("the tree has no MAINTAINERS or no scripts/get_maintainer.pl");
+        } else if self.script == "scripts/get_maintainer.pl" {
+            match (&scratch.get_maintainer, scratch.has("MAINTAINERS")) {
+                (Some(script), true) => script.clone(),
+                _ => {
+                    return Raw::skipped(
+                        "the tree has no MAINTAINERS or no scripts/get_maintainer.pl",
+                    );
+                }
             }
+        } else {
             scratch.path().join(&self.script)
         };
         let patch_files = match input.patch_files() {
