@@ -789,7 +789,9 @@ impl Check for Checkpatch {
             .patches
             .iter()
             .map(|p| {
-                if p.patch.raw.len() > self.max_bytes {
+                if p.mail().pull_url.is_some() {
+                    Some(crate::checks::PULL_REQUEST.to_string())
+                } else if p.patch.raw.len() > self.max_bytes {
                     Some(format!(
                         "not checked: the patch is {} bytes, more than max-bytes ({})",
                         p.patch.raw.len(),

@@ -330,3 +330,51 @@ fn obsolete_files_are_reported_as_checkpatch_does() {
         .collect();
     assert_eq!(obsolete, vec![true, false, true, false, true, true, false]);
 }
+
+#[test]
+fn a_bare_repository_serves_as_the_tree() {
+    let Some(tree) = setup("a_bare_repository_serves_as_the_tree") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("linux.git");
+    let cloned = Command::new("git")
+        .args(["clone", "-q", "--bare", "--shared"])
+        .arg(&tree)
+        .arg(&bare)
+        .status()
+        .unwrap();
+    assert!(cloned.success());
+    let me = "Jane Developer <jane@example.org>";
+    let mut bad = common::Patch::good(me);
+    bad.diff = common::one_line_diff(
+        "kernel/sys.c",
+        300,
+        "\treturn error;",
+        "\treturn  error;    ",
+    );
+    let posting = common::Posting::of(&[bad]);
+    let configured = Registry::builtin().defaults();
+    let kinds = |context: &Context| -> Vec<String> {
+        let report = posting.check_with(&configured, context);
+        let r = report
+            .result("checkpatch", &Target::Patch { index: 0 })
+            .unwrap();
+        assert_eq!(r.status, gauntlet_verdict::Status::Fail, "{}", r.summary);
+        r.findings.iter().map(|f| f.kind.clone()).collect()
+    };
+    let from_bare = kinds(&Context::with_tree(&bare));
+    assert!(
+        from_bare.contains(&"TRAILING_WHITESPACE".to_string()),
+        "{from_bare:?}"
+    );
+    assert_eq!(from_bare, kinds(&Context::with_tree(&tree)));
+    // The maintainers of the bare tree's MAINTAINERS are found too.
+    let report = posting.check_with(&configured, &Context::with_tree(&bare));
+    let m = report.result("maintainers", &Target::Series).unwrap();
+    assert_eq!(m.status, gauntlet_verdict::Status::Pass, "{}", m.summary);
+    assert!(
+        !m.findings.is_empty(),
+        "kernel/sys.c has maintainers nobody was sent to"
+    );
+}

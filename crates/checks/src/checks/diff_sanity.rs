@@ -168,9 +168,6 @@ impl DiffSanity {
         let diff = &p.diff;
         let mut findings = Vec::new();
         if diff.is_empty() {
-            if mail.pull_url.is_some() {
-                return Raw::skipped("a pull request: nothing to apply from the mail");
-            }
             let text_lines: usize = p.segments.iter().map(|s| lines(&s.bytes).count()).sum();
             let what = if p.segments.is_empty() {
                 "the mail has no text part at all".to_string()

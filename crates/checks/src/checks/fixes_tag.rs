@@ -304,6 +304,9 @@ impl Check for FixesTag {
             .iter_mut()
             .zip(&input.patches)
             .map(|((findings, tags), p)| {
+                if p.mail().pull_url.is_some() {
+                    return Raw::skipped(super::PULL_REQUEST);
+                }
                 if p.mail().commit.is_none() {
                     return Raw::skipped(super::NO_COMMIT);
                 }

@@ -43,13 +43,29 @@ pub(crate) fn person(p: &Person) -> String {
     }
 }
 
-/// Runs a per-patch check on every patch.
+/// Runs a per-patch check on every patch (pull requests are skipped).
 pub(crate) fn each_patch(
     input: &Input<'_>,
     mut run: impl FnMut(&crate::input::Prepared<'_>) -> Raw,
 ) -> Ran {
-    Ran::Patches(input.patches.iter().map(&mut run).collect())
+    Ran::Patches(
+        input
+            .patches
+            .iter()
+            .map(|p| {
+                if p.mail().pull_url.is_some() {
+                    Raw::skipped(PULL_REQUEST)
+                } else {
+                    run(p)
+                }
+            })
+            .collect(),
+    )
 }
+
+/// Why the per-patch checks skip a `git request-pull` mail.
+pub(crate) const PULL_REQUEST: &str =
+    "a pull request: its commits are checked where they were posted as patches";
 
 /// Why a patch has no commit to look at.
 pub(crate) const NO_COMMIT: &str = "no commit: git am would make none of this mail (no diff)";
