@@ -378,3 +378,60 @@ fn a_bare_repository_serves_as_the_tree() {
         "kernel/sys.c has maintainers nobody was sent to"
     );
 }
+
+/// A patch adding `line` after the first line of `file` of the tree.
+fn adding(tree: &Path, file: &str, line: &str) -> String {
+    let text = std::fs::read_to_string(tree.join(file)).unwrap();
+    let first = text.lines().next().unwrap();
+    format!(
+        "From: Jane Developer <jane@example.org>\nSubject: [PATCH] net: add a line to {file}\n\nAdd a line to {file}.\n\nSigned-off-by: Jane Developer <jane@example.org>\n---\ndiff --git a/{file} b/{file}\n--- a/{file}\n+++ b/{file}\n@@ -1 +1,2 @@\n {first}\n+{line}\n"
+    )
+}
+
+#[test]
+fn camel_case_is_not_swallowed() {
+    let Some(tree) = setup("camel_case_is_not_swallowed") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // net/ is checked strictly even without --strict: CAMELCASE is reported once per process.
+    let patches = [
+        adding(&tree, "net/core/dev.c", "static int gauntletFooBar;"),
+        adding(&tree, "kernel/sys.c", "/* nothing camel here */"),
+        adding(&tree, "net/ipv4/tcp.c", "static int gauntletFooBar;"),
+    ];
+    let files: Vec<PathBuf> = patches
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let path = dir.path().join(format!("{:04}.patch", i + 1));
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .collect();
+    let runner = Runner::for_tree(&tree, "HEAD", Path::new("perl"), Path::new("git")).unwrap();
+    let camel = |r: &FileReport| r.findings.iter().filter(|f| f.kind == "CAMELCASE").count();
+    let once: Vec<usize> = runner
+        .check_one_process(&files)
+        .unwrap()
+        .iter()
+        .map(camel)
+        .collect();
+    assert_eq!(
+        once,
+        vec![1, 0, 0],
+        "a plain shared process swallows the second one"
+    );
+    let ours: Vec<usize> = runner
+        .check(&files)
+        .iter()
+        .map(|r| camel(r.as_ref().unwrap()))
+        .collect();
+    let each: Vec<usize> = runner
+        .check_each(&files)
+        .iter()
+        .map(|r| camel(r.as_ref().unwrap()))
+        .collect();
+    assert_eq!(ours, vec![1, 0, 1]);
+    assert_eq!(ours, each);
+}

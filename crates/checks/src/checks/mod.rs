@@ -68,7 +68,8 @@ pub(crate) const PULL_REQUEST: &str =
     "a pull request: its commits are checked where they were posted as patches";
 
 /// Why a patch has no commit to look at.
-pub(crate) const NO_COMMIT: &str = "no commit: git am would make none of this mail (no diff)";
+pub(crate) const NO_COMMIT: &str =
+    "no commit: git am would make none of this mail (no diff, or no author)";
 
 /// The index of the first line of the last paragraph (0 when there is one paragraph or none).
 pub(crate) fn last_paragraph_start(lines: &[&str]) -> usize {
