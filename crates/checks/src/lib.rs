@@ -22,6 +22,10 @@
 //!   project's overrides, PASS otherwise — a PASS may carry warnings, which Patchwork shows as
 //!   `warning` ([`CheckResult::patchwork_state`]).
 //! * **Output** ([`Report`], [`render_human`], [`must_reject`]).
+//! * **Threads**: the checks that run programs (`fixes-tag`'s `git cat-file`, `maintainers`,
+//!   `checkpatch`) get a thread each, so Perl and git overlap; the others run on the calling
+//!   thread — all of them take about half a millisecond on a 30-patch series, less than
+//!   spreading them over threads would cost.
 //!
 //! The checks: `signed-off-by`, `subject`, `commit-message`, `fixes-tag`, `series`,
 //! `whitespace`, `diff-sanity`, `maintainers`, `checkpatch` (see each module in [`checks`]

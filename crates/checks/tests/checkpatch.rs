@@ -72,6 +72,31 @@ fn limit() -> usize {
     }
 }
 
+/// What a plain shared process reports differently from separate ones: (lost, extra).
+fn plain_difference(
+    runner: &Runner,
+    chunk: &[PathBuf],
+    each: &[Result<FileReport, String>],
+) -> (usize, usize) {
+    let plain = runner.check_one_process(chunk).unwrap();
+    let mut lost = 0;
+    let mut extra = 0;
+    for (p, e) in plain.iter().zip(each) {
+        let e = e.as_ref().unwrap();
+        lost += e
+            .findings
+            .iter()
+            .filter(|f| !p.findings.contains(f))
+            .count();
+        extra += p
+            .findings
+            .iter()
+            .filter(|f| !e.findings.contains(f))
+            .count();
+    }
+    (lost, extra)
+}
+
 /// Compares the shared runs with one process per file: the findings of every kind, counted.
 fn compare(
     runner: &Runner,
@@ -80,9 +105,13 @@ fn compare(
 ) -> std::collections::BTreeMap<String, usize> {
     let mut kinds = std::collections::BTreeMap::new();
     let mut alone = 0;
+    let (mut lost, mut extra) = (0, 0);
     for chunk in files.chunks(30) {
         let shared = runner.check(chunk);
         let each = runner.check_each(chunk);
+        let (l, x) = plain_difference(runner, chunk, &each);
+        lost += l;
+        extra += x;
         for ((file, s), e) in chunk.iter().zip(&shared).zip(&each) {
             let s: &FileReport = s.as_ref().unwrap();
             let e: &FileReport = e.as_ref().unwrap();
@@ -101,9 +130,10 @@ fn compare(
     }
     let total: usize = kinds.values().sum();
     eprintln!(
-        "{what}: {} patches, {total} findings identical ({alone} patches checked alone): {kinds:?}",
+        "{what}: {} patches, {total} findings identical ({alone} patches checked alone); one plain process per 30 patches would lose {lost} and add {extra}: {kinds:?}",
         files.len()
     );
+    kinds.insert("(lost by a plain process)".to_string(), lost);
     kinds
 }
 
@@ -136,6 +166,7 @@ fn shared_process_loses_nothing() {
 
     let kinds = compare(&runner, &files, "default");
     assert!(kinds.values().sum::<usize>() > 3);
+    assert!(kinds["(lost by a plain process)"] >= 2, "{kinds:?}");
     assert!(
         kinds.get("CORRUPTED_PATCH").copied().unwrap_or(0) >= 3,
         "{kinds:?}"
@@ -263,11 +294,7 @@ fn the_check_reports_per_patch_with_locations() {
 
 /// A patch adding a comment after the first line of `file` of the tree.
 fn touch(tree: &Path, file: &str, n: usize) -> String {
-    let text = std::fs::read_to_string(tree.join(file)).unwrap();
-    let first = text.lines().next().unwrap();
-    format!(
-        "From: Jane Developer <jane@example.org>\nSubject: [PATCH] {file}: note {n}\n\nAdd a note to {file}.\n\nSigned-off-by: Jane Developer <jane@example.org>\n---\ndiff --git a/{file} b/{file}\n--- a/{file}\n+++ b/{file}\n@@ -1 +1,2 @@\n {first}\n+/* note {n} */\n"
-    )
+    adding(tree, file, &format!("/* note {n} */"))
 }
 
 #[test]
