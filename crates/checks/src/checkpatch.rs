@@ -61,6 +61,18 @@ const OPTIONS: &[OptionSpec] = &[
         help: "more arguments: --strict, --max-line-length=N, --codespell, …",
     },
     OptionSpec {
+        name: "strict",
+        kind: OptionKind::Bool,
+        default: "false",
+        help: "pass --strict (CHECK-level findings)",
+    },
+    OptionSpec {
+        name: "max-line-length",
+        kind: OptionKind::Int { min: 40, max: 1000 },
+        default: "100",
+        help: "pass --max-line-length=N",
+    },
+    OptionSpec {
         name: "timeout",
         kind: OptionKind::Int { min: 1, max: 7200 },
         default: "300",
@@ -131,7 +143,7 @@ struct Checkpatch {
 }
 
 pub(crate) fn configure(options: &mut Options<'_>) -> Box<dyn Check> {
-    let args = options.list("args");
+    let mut args = options.list("args");
     for arg in &args {
         let name = arg.split('=').next().unwrap_or(arg);
         if REFUSED.contains(&name) || name.starts_with("--color") || name.starts_with("--fix") {
@@ -139,6 +151,13 @@ pub(crate) fn configure(options: &mut Options<'_>) -> Box<dyn Check> {
                 "option `args`: `{arg}` is not allowed: gauntlet runs checkpatch with --terse --show-types and reads its output"
             ));
         }
+    }
+    if options.bool("strict", false) && !args.iter().any(|a| a == "--strict") {
+        args.push("--strict".to_string());
+    }
+    let max_line = options.int("max-line-length", 0);
+    if max_line > 0 {
+        args.push(format!("--max-line-length={max_line}"));
     }
     Box::new(Checkpatch {
         path: options.string("path"),

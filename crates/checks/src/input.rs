@@ -195,6 +195,15 @@ impl<'a> Prepared<'a> {
         self.patch.mail
     }
 
+    /// Finds the commit message's lines in the mail (those before the diff).
+    pub(crate) fn message_lines(&self) -> crate::text::MessageLines<'_> {
+        let end = match self.diff.start {
+            Some((0, line)) => line,
+            _ => usize::MAX,
+        };
+        crate::text::MessageLines::new(&self.segments, end)
+    }
+
     /// The text given to `checkpatch.pl` and `get_maintainer.pl`: the raw mail when its text is
     /// its own bytes (then their line numbers are the mail's), otherwise the mail rebuilt from
     /// its decoded headers and text (and `None` says the lines are not the mail's).

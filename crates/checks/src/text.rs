@@ -133,10 +133,11 @@ pub(crate) struct MessageLines<'a> {
 }
 
 impl<'a> MessageLines<'a> {
-    pub(crate) fn new(segments: &'a [Segment<'a>]) -> MessageLines<'a> {
+    /// The lines of the first segment, up to (not including) line `end` (the diff's start).
+    pub(crate) fn new(segments: &'a [Segment<'a>], end: usize) -> MessageLines<'a> {
         let segment = segments.first();
         let lines = segment
-            .map(|s| lines(&s.bytes).map(strip_cr).collect())
+            .map(|s| lines(&s.bytes).take(end).map(strip_cr).collect())
             .unwrap_or_default();
         MessageLines {
             segment,
@@ -174,7 +175,7 @@ mod tests {
         assert_eq!(header_line(MAIL, "subject"), Some(2));
         assert_eq!(header_line(MAIL, "Cc"), None);
         assert_eq!(line_at(MAIL, 5), Some(&b"Body line"[..]));
-        let mut finder = MessageLines::new(&segs);
+        let mut finder = MessageLines::new(&segs, usize::MAX);
         assert_eq!(finder.find("---"), Some(6));
         assert_eq!(finder.find("Body line"), None);
     }

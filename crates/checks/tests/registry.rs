@@ -256,3 +256,44 @@ fn registry_lists_its_checks() {
         assert!(json.contains(check.name));
     }
 }
+
+#[test]
+fn the_project_crates_example_configures() {
+    // The `checks:` example of gauntlet_project::checks, and the README's.
+    let mut entries = IndexMap::new();
+    let mut checkpatch = CheckSettings {
+        severity: Some(Severity::Warning),
+        ignore: vec!["FILE_PATH_CHANGES".into()],
+        ..CheckSettings::default()
+    };
+    checkpatch.types.insert("LONG_LINE".into(), Severity::Info);
+    checkpatch
+        .options
+        .insert("strict".into(), OptionValue::Bool(true));
+    checkpatch
+        .options
+        .insert("max-line-length".into(), OptionValue::Int(80));
+    entries.insert("checkpatch".to_string(), entry(checkpatch, 5));
+    entries.insert(
+        "signed-off-by".to_string(),
+        entry(
+            CheckSettings {
+                severity: Some(Severity::Error),
+                ..CheckSettings::default()
+            },
+            3,
+        ),
+    );
+    entries.insert(
+        "maintainers".to_string(),
+        entry(
+            CheckSettings {
+                enabled: false,
+                ..CheckSettings::default()
+            },
+            4,
+        ),
+    );
+    let configured = Registry::builtin().configure(&entries);
+    assert!(configured.is_ok(), "{:?}", configured.err());
+}

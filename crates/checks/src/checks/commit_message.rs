@@ -12,7 +12,7 @@ use crate::finding::{Finding, Raw};
 use crate::input::{Input, Prepared};
 use crate::options::{OptionKind, OptionSpec, Options};
 use crate::registry::{Check, CheckInfo, FindingType, Ran, RunContext, Scope};
-use crate::text::{MessageLines, header_line};
+use crate::text::header_line;
 
 const TYPES: &[FindingType] = &[
     FindingType {
@@ -89,7 +89,7 @@ impl CommitMessage {
         };
         let lines: Vec<&str> = commit.message.lines().collect();
         let end = super::trailer_block_start(&lines);
-        let mut finder = MessageLines::new(&p.segments);
+        let mut finder = p.message_lines();
         let mut findings = Vec::new();
         let mut body_lines = 0usize;
         for (i, line) in lines.iter().enumerate() {

@@ -15,7 +15,6 @@ use crate::finding::{Finding, Raw, RawState};
 use crate::input::{Input, Prepared};
 use crate::options::{OptionKind, OptionSpec, Options};
 use crate::registry::{Check, CheckInfo, FindingType, Ran, RunContext, Scope};
-use crate::text::MessageLines;
 use crate::tree::{self, Object};
 
 const TYPES: &[FindingType] = &[
@@ -144,7 +143,7 @@ impl FixesTag {
         };
         let lines: Vec<&str> = commit.message.lines().collect();
         let last_paragraph = super::last_paragraph_start(&lines);
-        let mut finder = MessageLines::new(&p.segments);
+        let mut finder = p.message_lines();
         let mut tags = Vec::new();
         for (i, line) in lines.iter().enumerate() {
             let mail_line = if line.trim().is_empty() {

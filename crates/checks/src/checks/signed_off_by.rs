@@ -22,7 +22,7 @@ use crate::input::{Input, Prepared};
 use crate::names::{self, Match, Who};
 use crate::options::Options;
 use crate::registry::{Check, CheckInfo, FindingType, Ran, RunContext, Scope};
-use crate::text::{MessageLines, header_line};
+use crate::text::header_line;
 
 const TYPES: &[FindingType] = &[
     FindingType {
@@ -162,7 +162,7 @@ fn check_patch(p: &Prepared<'_>) -> Raw {
     let mut findings = Vec::new();
     let message = commit.message.as_str();
     let lines: Vec<&str> = message.lines().collect();
-    let mut finder = MessageLines::new(&p.segments);
+    let mut finder = p.message_lines();
     let found: Vec<(usize, Option<u32>)> = lines
         .iter()
         .enumerate()
