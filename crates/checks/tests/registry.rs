@@ -21,6 +21,14 @@ fn entry(settings: CheckSettings, line: u64) -> CheckEntry {
     }
 }
 
+fn disabled(line: u64) -> CheckEntry {
+    let settings = CheckSettings {
+        enabled: false,
+        ..CheckSettings::default()
+    };
+    entry(settings, line)
+}
+
 #[test]
 fn configuration_errors_carry_their_place() {
     let mut entries = IndexMap::new();
@@ -76,16 +84,7 @@ fn configuration_errors_carry_their_place() {
 #[test]
 fn disabled_checks_do_not_run() {
     let mut entries = IndexMap::new();
-    entries.insert(
-        "maintainers".to_string(),
-        entry(
-            CheckSettings {
-                enabled: false,
-                ..CheckSettings::default()
-            },
-            3,
-        ),
-    );
+    entries.insert("maintainers".to_string(), disabled(3));
     let configured = Registry::builtin().configure(&entries).unwrap();
     assert!(!configured.enabled().any(|c| c == "maintainers"));
     let report = Posting::of(&[Patch::good(ME)]).check_with(&configured, &Context::new());
@@ -284,16 +283,7 @@ fn the_project_crates_example_configures() {
             3,
         ),
     );
-    entries.insert(
-        "maintainers".to_string(),
-        entry(
-            CheckSettings {
-                enabled: false,
-                ..CheckSettings::default()
-            },
-            4,
-        ),
-    );
+    entries.insert("maintainers".to_string(), disabled(4));
     let configured = Registry::builtin().configure(&entries);
     assert!(configured.is_ok(), "{:?}", configured.err());
 }
