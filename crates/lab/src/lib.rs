@@ -12,6 +12,9 @@
 //! failing or hanging, is a [`SuiteRun`].
 
 pub mod host;
+pub mod initramfs;
+pub mod lava;
+pub mod qemu;
 mod tree_copy;
 
 use std::path::PathBuf;

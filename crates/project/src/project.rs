@@ -107,6 +107,8 @@ struct RawTests {
     timeout: Option<Span>,
     #[serde(default)]
     params: IndexMap<String, String>,
+    #[serde(default)]
+    prepare: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -385,6 +387,10 @@ pub struct Test {
     pub timeout: Duration,
     /// Parameters overriding a LAVA definition's `params`.
     pub params: IndexMap<String, String>,
+    /// A shell command run on the host, in the sandbox, in a copy of the tests' directory,
+    /// before the tests are packed for the machine under test (e.g. cross-compiling a static
+    /// test program with `$CC` against the patched tree's headers in `$GAUNTLET_SOURCE`).
+    pub prepare: Option<String>,
     pub at: Location,
 }
 
@@ -821,6 +827,7 @@ impl Resolver<'_> {
                     suite,
                     timeout,
                     params: entry.params.clone(),
+                    prepare: entry.prepare.clone(),
                     at,
                 });
             }

@@ -145,6 +145,7 @@ tests:
   - path: t/smoke.yaml
     timeout: 2m
     params: {SIZE: '8'}
+    prepare: make -C t/prog
   - path: [t/job.yaml]
 report:
   signature: NetDev CI
@@ -217,6 +218,8 @@ parse:
 
     assert_eq!(project.tests.len(), 2);
     assert_eq!(project.tests[0].timeout, Duration::from_secs(120));
+    assert_eq!(project.tests[0].prepare.as_deref(), Some("make -C t/prog"));
+    assert_eq!(project.tests[1].prepare, None);
     assert!(matches!(project.tests[0].suite, TestSuite::Lava(_)));
     assert!(matches!(project.tests[1].suite, TestSuite::LkpJob));
     assert_eq!(project.tests[1].timeout, Duration::from_secs(600));

@@ -1,0 +1,1 @@
+//! Initramfs images for the machine under test (cpio newc + gzip, deterministic).

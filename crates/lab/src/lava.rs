@@ -1,0 +1,1 @@
+//! The LAVA backend: hand a boot-and-test job to a LAVA lab.

@@ -1,0 +1,1 @@
+//! The QEMU backend: boot a kernel with a generated initramfs and read its console.
