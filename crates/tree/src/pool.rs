@@ -9,10 +9,9 @@
 //! Taking a lease repairs what an interrupted lease may have left: stale `*.lock` files in the
 //! worktree's git directory, an `am` in progress (`git am --quit`), a worktree whose directory
 //! or metadata is gone (re-created). [`Lease::reset`] then moves the worktree to a base with
-//! `git update-ref --no-deref HEAD`, `git reset --hard` and `git clean -ffdx`: only the files
-//! that differ are written, so the next series on the same tree pays only for what changed. Worktrees are
-//! created once (`git worktree add --no-checkout`, then the first reset checks everything
-//! out) and kept.
+//! `git checkout --force --detach` and `git clean -ffdx`: only the files that differ are
+//! written, so the next series on the same tree pays only for what changed. Worktrees are
+//! created once, checked out at the mirror's HEAD, and kept.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -271,8 +270,8 @@ impl Lease {
     }
 
     /// Moves the working copy to `base` (a commit id or any commit-ish of the mirror), detached:
-    /// `git update-ref --no-deref HEAD` and `git reset --hard` (rewrites only the files that
-    /// differ from the current index, and those changed behind git's back), then
+    /// `git checkout --force --detach` (rewrites only the files that differ between the
+    /// current index and the base, and those changed behind git's back), then
     /// `git clean -ffdx` (untracked and ignored files: the build uses its own output
     /// directory). Returns the base's full commit id.
     pub async fn reset(&mut self, base: &str) -> Result<String> {
@@ -284,16 +283,10 @@ impl Lease {
         };
         self.base = None;
         self.head = None;
-        // Detach HEAD at the base without touching files, then make index and files match it:
-        // `reset --hard` rewrites only what differs from the index (or is stat-dirty), works
-        // from any state an interrupted lease left (unmerged entries, an empty index), and can
-        // never move a branch of the mirror, as it would if HEAD were attached.
+        // `--force` discards whatever an earlier lease left (changes, unmerged entries);
+        // `--detach` never moves a branch of the mirror, even if something attached HEAD.
         self.git()?
-            .args(["update-ref", "--no-deref", "HEAD", &id])
-            .run()
-            .await?;
-        self.git()?
-            .args(["reset", "--quiet", "--hard"])
+            .args(["checkout", "--quiet", "--force", "--detach", &id])
             .run()
             .await?;
         self.git()?.args(["clean", "-ffdxq"]).run().await?;
@@ -320,8 +313,17 @@ impl Lease {
             .args(["worktree", "prune"])
             .run()
             .await?;
+        // The first checkout without a split index: filling a split index entry by entry costs
+        // minutes of system time on a kernel tree (seconds without); it is split once full.
         let mut add = Git::new(mirror.settings(), mirror.path())
-            .args(["worktree", "add", "--quiet", "--detach", "--no-checkout"])
+            .args([
+                "-c",
+                "core.splitIndex=false",
+                "worktree",
+                "add",
+                "--quiet",
+                "--detach",
+            ])
             .arg(&self.path)
             .arg(&start);
         if let Some(lock) = &self.lock {
@@ -331,6 +333,10 @@ impl Lease {
         self.gitdir = worktree_gitdir(&self.path).ok_or_else(|| {
             Error::unexpected(&self.path, "git worktree add did not make a worktree")
         })?;
+        self.git()?
+            .args(["update-index", "--split-index"])
+            .run()
+            .await?;
         tracing::info!(slot = self.slot, path = %self.path.display(), "created working copy");
         Ok(())
     }
