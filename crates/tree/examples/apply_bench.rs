@@ -12,7 +12,9 @@
 //! * a cold apply: the first lease of a new pool slot (the worktree is created and checked out)
 //!   and the series applied,
 //! * warm applies: the same slot leased again, reset to the base and the series applied;
-//!   `RUNS` times (default 7), median, minimum and maximum.
+//!   `RUNS` times (default 7), median, minimum and maximum;
+//! * plain `git am -3` on the warm slot, one per patch against one for the series (the reason
+//!   the crate uses one for the series).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,7 +45,11 @@ async fn main() -> Result<()> {
     let mirror_time = started.elapsed();
     let base = mirror.head().await?.ok_or("the tree has no HEAD")?;
 
+    // Each phase starts with the disk quiet: the anchor's 1.2 GB of files, written and
+    // deleted, would otherwise still be flushing during the cold apply.
+    sync()?;
     let anchor = worktree_add(mirror.path(), &cache.path().join("anchor"), &base)?;
+    sync()?;
 
     let pool = Pool::new(mirror, 1)?;
     let options = ApplyOptions::default();
@@ -56,6 +62,7 @@ async fn main() -> Result<()> {
         }
     }
     let cold = started.elapsed();
+    sync()?;
 
     let mut warm = Vec::with_capacity(runs);
     let mut resets = Vec::with_capacity(runs);
@@ -74,6 +81,32 @@ async fn main() -> Result<()> {
     }
     warm.sort();
     resets.sort();
+
+    // The choice of one `git am` for the series, measured: plain `git am -3` on the warm slot,
+    // once per patch against once for the series.
+    let (per_patch, per_series) = {
+        let mut lease = pool.lease().await?;
+        let dir = cache.path().join("mails");
+        std::fs::create_dir_all(&dir)?;
+        let mut files = Vec::new();
+        for patch in &patches {
+            let file = dir.join(format!("{:04}.patch", patch.number));
+            std::fs::write(&file, &patch.bytes)?;
+            files.push(file);
+        }
+        lease.reset(&base).await?;
+        let started = Instant::now();
+        for file in &files {
+            am(lease.path(), std::slice::from_ref(file))?;
+        }
+        let per_patch = started.elapsed();
+        lease.reset(&base).await?;
+        let started = Instant::now();
+        am(lease.path(), &files)?;
+        let per_series = started.elapsed();
+        lease.reset(&base).await?;
+        (per_patch, per_series)
+    };
 
     let s = |d: Duration| format!("{:.3}", d.as_secs_f64());
     println!(
@@ -94,6 +127,41 @@ async fn main() -> Result<()> {
         s(warm[warm.len() - 1]),
         s(median(&resets)),
     );
+    println!(
+        "git am alone        {} s one per patch, {} s one for the series",
+        s(per_patch),
+        s(per_series)
+    );
+    Ok(())
+}
+
+/// Plain `git am -3` of these mails, with the flags the crate uses.
+fn am(worktree: &Path, mails: &[PathBuf]) -> Result<()> {
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(worktree)
+        .args(["-c", "gc.auto=0", "-c", "maintenance.auto=false"])
+        .args([
+            "am",
+            "-3",
+            "--quiet",
+            "--whitespace=nowarn",
+            "--committer-date-is-author-date",
+        ])
+        .args(mails)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_COMMITTER_NAME", "bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@localhost")
+        .status()?;
+    if !status.success() {
+        return Err("git am failed".into());
+    }
+    Ok(())
+}
+
+fn sync() -> Result<()> {
+    Command::new("sync").status()?;
     Ok(())
 }
 

@@ -283,6 +283,8 @@ impl Lease {
         };
         self.base = None;
         self.head = None;
+        // An `am` an infrastructure error interrupted in this lease.
+        self.abandon_operations().await?;
         // `--force` discards whatever an earlier lease left (changes, unmerged entries);
         // `--detach` never moves a branch of the mirror, even if something attached HEAD.
         self.git()?
@@ -343,18 +345,31 @@ impl Lease {
 
     /// Repairs what an interrupted lease left (we hold the lock: nothing else works here).
     async fn recover(&mut self) -> Result<()> {
+        let mut repairs = Vec::new();
         if let Ok(entries) = std::fs::read_dir(&self.gitdir) {
             for entry in entries.flatten() {
                 let path = entry.path();
                 if path.extension().is_some_and(|e| e == "lock") && path.is_file() {
                     std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-                    self.recovered.push(format!(
+                    repairs.push(format!(
                         "removed a stale {}",
                         entry.file_name().to_string_lossy()
                     ));
                 }
             }
         }
+        repairs.extend(self.abandon_operations().await?);
+        if !repairs.is_empty() {
+            tracing::warn!(slot = self.slot, ?repairs, "recovered a slot");
+        }
+        self.recovered = repairs;
+        Ok(())
+    }
+
+    /// Abandons an `am` (or a rebase) in progress, keeping files as they are (the reset that
+    /// follows makes them right). Says what it abandoned.
+    async fn abandon_operations(&mut self) -> Result<Vec<String>> {
+        let mut abandoned = Vec::new();
         for state in ["rebase-apply", "rebase-merge"] {
             let dir = self.gitdir.join(state);
             if !dir.exists() {
@@ -372,13 +387,9 @@ impl Lease {
             if !quit || dir.exists() {
                 remove_dir_if_exists(&dir).await?;
             }
-            self.recovered
-                .push(format!("an interrupted {state} was abandoned"));
+            abandoned.push(format!("an interrupted {state} was abandoned"));
         }
-        if !self.recovered.is_empty() {
-            tracing::warn!(slot = self.slot, repairs = ?self.recovered, "recovered a slot");
-        }
-        Ok(())
+        Ok(abandoned)
     }
 }
 

@@ -520,6 +520,11 @@ async fn infrastructure_failures_are_errors_not_failures() {
     .await;
     assert!(cascade.is_err(), "{cascade:?}");
     std::fs::rename(&moved, &objects).unwrap();
+    // The same lease works again once the machine is fixed.
+    lease
+        .apply(&fx.c2, &series, &ApplyOptions::default())
+        .await
+        .unwrap();
 
     // A git that does not exist.
     let settings = gauntlet_tree::GitSettings {

@@ -1,5 +1,7 @@
 //! On the real kernel tree (`GAUNTLET_LINUX_TREE`, set by `.ci/run` from `.ci/linux-tree`):
 //! a series applies in a pooled working copy, a failing hunk is named with its file and line.
+//! Without the tree the test says SKIPPED and why, unless `GAUNTLET_REQUIRE_LINUX_TREE` is set
+//! (CI): then it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -15,6 +17,10 @@ use gauntlet_tree::{
 /// error, which the test harness does not capture, so that a skip is never silent).
 fn linux_tree(test: &str) -> Option<PathBuf> {
     let skip = |why: String| {
+        assert!(
+            std::env::var_os("GAUNTLET_REQUIRE_LINUX_TREE").is_none(),
+            "{test}: {why}, and GAUNTLET_REQUIRE_LINUX_TREE is set"
+        );
         let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
         None
     };
