@@ -40,6 +40,11 @@ const TYPES: &[FindingType] = &[
         severity: Severity::Warning,
         help: "the author of a commit named by Fixes: was not sent the series",
     },
+    FindingType {
+        name: "headers-only",
+        severity: Severity::Info,
+        help: "a patch over max-bytes was read by its file names only (no K: keywords)",
+    },
 ];
 
 const OPTIONS: &[OptionSpec] = &[
@@ -82,6 +87,15 @@ const OPTIONS: &[OptionSpec] = &[
         default: "120",
         help: "seconds the script may take",
     },
+    OptionSpec {
+        name: "max-bytes",
+        kind: OptionKind::Int {
+            min: 1,
+            max: 1 << 40,
+        },
+        default: "2097152",
+        help: "a larger patch is given to the script as its file headers only (no K: keywords)",
+    },
 ];
 
 pub static INFO: CheckInfo = CheckInfo {
@@ -100,6 +114,7 @@ struct Maintainers {
     lists: bool,
     max_files: usize,
     timeout: Duration,
+    max_bytes: usize,
 }
 
 pub(crate) fn configure(options: &mut Options<'_>) -> Box<dyn Check> {
@@ -116,6 +131,7 @@ pub(crate) fn configure(options: &mut Options<'_>) -> Box<dyn Check> {
         lists: options.bool("lists", true),
         max_files: options.count("max-files", 1000),
         timeout: Duration::from_secs(u64::try_from(options.int("timeout", 120)).unwrap_or(120)),
+        max_bytes: options.count("max-bytes", 2 << 20),
     })
 }
 
@@ -145,6 +161,22 @@ fn parse_line(line: &str) -> Option<Wanted> {
         address: address_key(address),
         role: role.to_string(),
     })
+}
+
+/// The lines of a patch that name its files (what get_maintainer.pl needs of it besides
+/// keywords).
+fn headers_only(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in crate::text::lines(raw) {
+        if line.starts_with(b"diff --git ")
+            || line.starts_with(b"--- ")
+            || line.starts_with(b"+++ ")
+        {
+            out.extend_from_slice(line);
+            out.push(b'\n');
+        }
+    }
+    out
 }
 
 /// The `(` that the final `)` of `line` closes (section names have parentheses too).
@@ -238,8 +270,29 @@ impl Maintainers {
             .arg(&script)
             .args(["--no-rolestats", "--roles", "--no-git", "--no-git-fallback"])
             .args(&self.args);
+        // A huge patch costs get_maintainer.pl minutes (it matches every K: keyword against
+        // every line): it gets the file headers only.
+        let reduced = match tempfile::Builder::new()
+            .prefix("gauntlet-maintainers-")
+            .tempdir()
+        {
+            Ok(dir) => dir,
+            Err(e) => return Raw::failed(format!("cannot make a temporary directory: {e}")),
+        };
+        let mut shortened = 0;
         for &i in &with_diff {
-            command.arg(&patch_files.files[i].0);
+            let p = &input.patches[i];
+            if p.patch.raw.len() <= self.max_bytes {
+                command.arg(&patch_files.files[i].0);
+                continue;
+            }
+            let headers = headers_only(p.patch.raw);
+            let path = reduced.path().join(format!("{:04}.patch", i + 1));
+            if let Err(e) = std::fs::write(&path, headers) {
+                return Raw::failed(format!("cannot write {}: {e}", path.display()));
+            }
+            command.arg(&path);
+            shortened += 1;
         }
         let out = match process::run(command, None, self.timeout, 4 << 20) {
             Ok(out) => out,
@@ -292,6 +345,16 @@ impl Maintainers {
             findings.push(Finding::warning(
                 kind,
                 format!("{}{role} was not sent the series", w.display),
+            ));
+        }
+        if shortened > 0 {
+            findings.push(Finding::info(
+                "headers-only",
+                format!(
+                    "{} over max-bytes ({}) read by file names only: K: keywords not matched",
+                    plural(shortened, "patch"),
+                    self.max_bytes
+                ),
             ));
         }
         Raw::ran(
