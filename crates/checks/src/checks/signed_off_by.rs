@@ -7,7 +7,7 @@
 //!   in the trailer block (the last paragraph, where `git interpret-trailers` looks), each
 //!   `Co-developed-by:` followed by the same person's `Signed-off-by:`, no one twice.
 //!
-//! People are compared as [`crate::names`] says: the same address (case-insensitive) is the
+//! People are compared as the crate's `names` module says: the same address (case-insensitive) is the
 //! same person whatever the names; the same name with another address is accepted only when the
 //! address differs in a known way (a mailing list's DMARC rewrite `Jane via list <list@…>`, a
 //! `+tag` sub-address); otherwise it is reported as `author-address-mismatch`, an error
