@@ -42,6 +42,8 @@ pub enum Error {
     Job { path: String, message: String },
     #[error("{0}")]
     Unsupported(String),
+    #[error("{0}")]
+    Lava(#[from] gauntlet_lava::Error),
 }
 
 pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {

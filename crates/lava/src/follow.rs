@@ -233,7 +233,7 @@ impl Followed {
         }
         let failed = |r: &&LogResult| r.definition == "lava" && r.result == "fail";
         let describe = |r: &LogResult| {
-            let detail = r.error_msg.as_deref().unwrap_or("failed");
+            let detail = r.error_msg.as_deref().map_or("failed", str::trim);
             match &r.error_type {
                 Some(kind) => format!("{kind} error: {}", clip(detail, 500)),
                 None => format!("{}: {}", r.case, clip(detail, 500)),
