@@ -232,3 +232,49 @@ async fn a_refused_token_and_a_lab_that_is_down_are_clear_errors() {
     let e = LavaLab::new(s).await.unwrap().check().await.unwrap_err();
     assert!(e.to_string().contains("is unreachable"), "{e}");
 }
+
+/// `bench/lava.sh`: the submit-to-result latency of `GAUNTLET_LAVA_BENCH_RUNS` (default 3)
+/// monitors jobs, one after the other, and their median.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: bench/lava.sh runs it"]
+async fn latency_bench() {
+    let Some(lab) = lab() else { return };
+    let runs: usize = std::env::var("GAUNTLET_LAVA_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let dir = tempfile::tempdir().unwrap();
+    let project = project(dir.path());
+    let image = initramfs(dir.path());
+    let lava = LavaLab::new(settings(&lab, dir.path())).await.unwrap();
+    let mut latencies = Vec::new();
+    for i in 0..runs {
+        let request = LavaRequest {
+            project: &project,
+            build: &project.builds[0],
+            kernel: &lab.kernel,
+            initramfs: &image,
+            modules: None,
+            log_dir: &dir.path().join("logs"),
+            metadata: Map::new(),
+            progress: None,
+            supersede: None,
+        };
+        let run = lava.run(&request).await.unwrap();
+        assert_eq!(run.suites[0].counts.total(), 3, "{:?}", run.suites[0]);
+        let secs = run.latency.as_secs_f64();
+        println!(
+            "run {}: job {} submit-to-result {secs:.1}s",
+            i + 1,
+            run.job_id
+        );
+        latencies.push(secs);
+    }
+    latencies.sort_by(f64::total_cmp);
+    let median = latencies[latencies.len() / 2];
+    println!(
+        "LAVA monitors job, submit-to-result: median {median:.1}s of {runs} (min {:.1}s, max {:.1}s)",
+        latencies[0],
+        latencies[latencies.len() - 1]
+    );
+}
