@@ -286,7 +286,7 @@ fn first_reason(report: &StreamReport) -> Option<String> {
     })
 }
 
-fn sanitize(name: &str) -> String {
+pub(crate) fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {

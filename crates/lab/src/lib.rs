@@ -44,6 +44,10 @@ pub enum Error {
     Unsupported(String),
     #[error("{0}")]
     Lava(#[from] gauntlet_lava::Error),
+    #[error("{0}")]
+    Qemu(#[from] qemu::Error),
+    #[error("{0}")]
+    Initramfs(#[from] initramfs::Error),
 }
 
 pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
