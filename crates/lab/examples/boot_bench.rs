@@ -161,6 +161,7 @@ async fn bench(kernel: &Path, runs: usize) {
         memory_mb: 256,
         cpus: 1,
         cmdline_extra: &extra,
+        nvram: None,
     };
     let qemu_args = line.args();
 

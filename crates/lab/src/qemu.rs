@@ -58,7 +58,7 @@ use tokio::sync::mpsc;
 pub use boot::{BootOutcome, BootSpec, LineObserver, NoObserver, Timings};
 pub use busybox::{BusyboxSearch, ElfKind, FileKind};
 pub use kvm::AccelDecision;
-pub use machine::{Accel, CommandLine, MACHINES, Machine, PowerOff, machine_for};
+pub use machine::{Accel, CommandLine, MACHINES, Machine, PowerOff, machine_for, pseries_nvram};
 
 use guest::{GuestImage, GuestSuite};
 use suites::{Planned, Tracker};

@@ -632,7 +632,11 @@ async fn x86_64_a_kernel_that_never_prints_and_a_file_that_is_not_a_kernel() {
     spec.silence = Duration::from_secs(5);
     let silent = lab.boot(&spec).await.unwrap();
     assert_eq!(silent.status(), Status::Error, "{}", silent.reason());
-    assert!(matches!(silent.end, End::Silence | End::Eof), "{:?}", silent.end);
+    assert!(
+        matches!(silent.end, End::Silence | End::Eof),
+        "{:?}",
+        silent.end
+    );
     assert_eq!(silent.output_bytes, 0);
     assert!(
         silent.reason().contains("no `Linux version` line"),
@@ -892,4 +896,30 @@ async fn kvm_is_used_only_when_a_probe_shows_that_it_works() {
     let arm = machine("arm64");
     let decision = lab.accel_for(arm, &kernel).await;
     assert_eq!(decision.accel, "tcg");
+
+    // Without bubblewrap /dev/kvm is reachable, and the probe really boots the kernel with KVM.
+    let unconfined = Sandbox::detect_with(&gauntlet_sandbox::DetectOptions {
+        bubblewrap: gauntlet_sandbox::Choice::Off,
+        ..gauntlet_sandbox::DetectOptions::default()
+    });
+    let lab = QemuLab::new(
+        unconfined,
+        &dir.path().join("cache-unconfined"),
+        auto_short(),
+    )
+    .unwrap();
+    let decision = lab.accel_for(x86, &kernel).await;
+    eprintln!("KVM probe without bubblewrap: {decision:?}");
+    assert!(matches!(decision.accel.as_str(), "tcg" | "kvm"));
+    if decision.accel == "tcg" {
+        assert!(decision.reason.starts_with("TCG: "), "{decision:?}");
+    }
+}
+
+fn auto_short() -> QemuSettings {
+    QemuSettings {
+        accel: AccelChoice::Auto,
+        kvm_probe_timeout: Duration::from_secs(8),
+        ..settings()
+    }
 }

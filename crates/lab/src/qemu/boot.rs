@@ -12,9 +12,10 @@
 //! | QEMU exits by itself | — | `Eof` |
 //! | more output than [`BootSpec::output_kill`] | the sandbox kills it | `Stopped` (flooded) |
 //!
-//! QEMU exiting with a non-zero status before the kernel printed anything is QEMU refusing its
-//! arguments or the image ([`Error::QemuFailed`]); dying of a limit other than the output
-//! (memory) is an infrastructure failure too. Everything else is a [`BootOutcome`].
+//! QEMU exiting by itself with a non-zero status is QEMU refusing its arguments or the image
+//! (before the kernel printed anything) or QEMU failing ([`super::Error::QemuFailed`]), unless the
+//! console said what happened (a panic, the done marker); dying of a limit other than the
+//! output (memory) is an infrastructure failure too. Everything else is a [`BootOutcome`].
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -189,6 +190,12 @@ pub(crate) async fn boot(
     check_file(spec.initramfs, "the initramfs")?;
     std::fs::create_dir_all(spec.work_dir)
         .map_err(io(format!("creating {}", spec.work_dir.display())))?;
+    // A fresh NVRAM for every boot (the guest writes to it).
+    let nvram = spec.work_dir.join("nvram.bin");
+    if spec.machine.nvram {
+        std::fs::write(&nvram, super::machine::pseries_nvram())
+            .map_err(io(format!("writing {}", nvram.display())))?;
+    }
     let line = CommandLine {
         machine: spec.machine,
         accel: spec.accel,
@@ -197,6 +204,7 @@ pub(crate) async fn boot(
         memory_mb: spec.memory_mb,
         cpus: spec.cpus,
         cmdline_extra: &spec.cmdline_extra,
+        nvram: spec.machine.nvram.then_some(nvram.as_path()),
     };
     let args = line.args();
     let command: Vec<String> = std::iter::once(program.as_os_str().to_owned())
@@ -248,8 +256,12 @@ pub(crate) async fn boot(
     let report = reading.parser.finish(end);
     let mut timings = reading.timings;
     timings.total = started.elapsed();
+    // A machine that says what happened to it (a panic, the done marker) is an outcome, whatever
+    // QEMU's exit status (some boards exit non-zero on a guest panic).
+    let console_said =
+        report.console.done.is_some() || report.console.events.iter().any(|e| e.kind.is_fatal());
     match outcome.termination {
-        Termination::Exited(exit) if exit != Exit::Code(0) => {
+        Termination::Exited(exit) if exit != Exit::Code(0) && !console_said => {
             return Err(QemuError::QemuFailed {
                 program: spec.machine.program.to_owned(),
                 status: exit.to_string(),

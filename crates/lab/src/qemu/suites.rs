@@ -567,3 +567,193 @@ fn push_events(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::qemu::boot::Timings;
+    use crate::qemu::machine::Accel;
+    use gauntlet_results::{StreamConfig, StreamParser};
+
+    /// Feeds `console` to a parser and a tracker as a boot would, and attributes.
+    fn attribute_console(
+        console: &str,
+        planned: &[Planned],
+        patterns: Vec<Option<LavaPattern>>,
+        end: End,
+    ) -> Vec<SuiteRun> {
+        let mut config = StreamConfig::kernel_console();
+        config.lava.default_suite = "boot".to_owned();
+        let mut parser = StreamParser::new(config);
+        let mut tracker = Tracker::new(patterns);
+        for (i, line) in console.lines().enumerate() {
+            tracker.line(
+                i as u64 + 1,
+                line.as_bytes(),
+                Duration::from_millis(i as u64),
+            );
+            parser.feed_line(line.as_bytes());
+        }
+        let report = parser.finish(end);
+        let outcome = BootOutcome {
+            report,
+            end,
+            accel: Accel::Tcg,
+            command: Vec::new(),
+            log: PathBuf::from("console.log"),
+            output_bytes: console.len() as u64,
+            log_dropped_bytes: 0,
+            flooded: false,
+            timings: Timings::default(),
+            termination: "cancelled".to_owned(),
+        };
+        attribute(
+            planned,
+            Boot {
+                outcome: &outcome,
+                tracker,
+                kernel: Path::new("bzImage"),
+                warnings_fail: true,
+            },
+        )
+    }
+
+    fn planned(names: &[&str]) -> Vec<Planned> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Planned {
+                name: (*name).to_owned(),
+                run_name: format!("{i}_{name}"),
+                test_file: PathBuf::from(format!("{name}.yaml")),
+                timeout: Duration::from_secs(60),
+                decided: None,
+                guest: Some(i),
+            })
+            .collect()
+    }
+
+    fn rows(run: &SuiteRun) -> Vec<String> {
+        run.results
+            .iter()
+            .map(|r| format!("{} {}", r.path, r.status))
+            .collect()
+    }
+
+    const CRASH: &str = "\
+Linux version 6.1.0
+KTAP version 1
+1..1
+ok 1 boot_test
+GAUNTLET-BOOT-OK
+GAUNTLET-SUITE 0 START
+<LAVA_SIGNAL_STARTRUN 0_first gauntlet-0>
+<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=a RESULT=pass>
+RESULT b FAIL
+<LAVA_SIGNAL_ENDRUN 0_first gauntlet-0>
+GAUNTLET-SUITE 0 END rc=0
+GAUNTLET-SUITE 1 START
+<LAVA_SIGNAL_STARTRUN 1_second gauntlet-1>
+RESULT c PASS
+KTAP version 1
+1..3
+ok 1 x
+Kernel panic - not syncing: sysrq triggered crash
+";
+
+    #[test]
+    fn results_go_to_the_suite_whose_lines_hold_them() {
+        let pattern = LavaPattern::new(
+            r"^RESULT (?P<test_case_id>\w+) (?P<result>PASS|FAIL)$",
+            [("PASS", "pass"), ("FAIL", "fail")],
+        )
+        .unwrap();
+        let runs = attribute_console(
+            CRASH,
+            &planned(&["first", "second", "third"]),
+            vec![Some(pattern), None, None],
+            End::Stopped,
+        );
+        let summary: Vec<String> = runs
+            .iter()
+            .map(|r| format!("{} {}", r.suite, r.status))
+            .collect();
+        assert_eq!(
+            summary,
+            ["boot PASS", "first FAIL", "second FAIL", "third MISS"]
+        );
+        assert_eq!(rows(&runs[0]), ["kunit/boot_test PASS"]);
+        // The pattern of the first suite only reads the first suite's lines.
+        assert_eq!(rows(&runs[1]), ["0_first/a PASS", "0_first/b FAIL"]);
+        assert_eq!(runs[1].reason, "1 of 2 failed");
+        assert_eq!(
+            rows(&runs[2]),
+            [
+                "ktap/x PASS",
+                "ktap/#2 MISS",
+                "ktap/#3 MISS",
+                "1_second/kernel-panic FAIL"
+            ]
+        );
+        assert!(
+            runs[2]
+                .reason
+                .starts_with("kernel panic at line 18 while it ran"),
+            "{}",
+            runs[2].reason
+        );
+        assert!(
+            runs[3].reason.contains("during suite second"),
+            "{}",
+            runs[3].reason
+        );
+    }
+
+    #[test]
+    fn a_boot_that_never_reaches_a_suite_is_the_boots_verdict() {
+        let runs = attribute_console(
+            "Linux version 6.1.0\nKernel panic - not syncing: VFS: Unable to mount root fs\n",
+            &planned(&["only"]),
+            vec![None],
+            End::Eof,
+        );
+        assert_eq!(runs[0].status, Status::Fail);
+        assert!(
+            runs[0].reason.starts_with("kernel panic"),
+            "{}",
+            runs[0].reason
+        );
+        assert_eq!(rows(&runs[0]), ["boot/kernel-panic FAIL"]);
+        assert_eq!(runs[1].status, Status::Miss);
+        let silent = attribute_console("SeaBIOS\n", &planned(&["only"]), vec![None], End::Silence);
+        assert_eq!(silent[0].status, Status::Error);
+        assert_eq!(silent[1].status, Status::Miss);
+    }
+
+    #[test]
+    fn an_unfinished_suite_at_a_silence_is_what_its_results_say() {
+        let console = "Linux version 6.1.0\nGAUNTLET-BOOT-OK\nGAUNTLET-SUITE 0 START\n<LAVA_SIGNAL_STARTRUN 0_hang gauntlet-0>\n<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=a RESULT=pass>\n";
+        let runs = attribute_console(console, &planned(&["hang"]), vec![None], End::Silence);
+        assert_eq!(runs[0].status, Status::Pass);
+        assert_eq!(runs[1].status, Status::Miss, "{}", runs[1].reason);
+        assert!(
+            runs[1]
+                .reason
+                .starts_with("the machine went silent while it ran, after 1 result(s)"),
+            "{}",
+            runs[1].reason
+        );
+        let timed_out = "Linux version 6.1.0\nGAUNTLET-BOOT-OK\nGAUNTLET-SUITE 0 START\nGAUNTLET-SUITE 0 TIMEOUT\nGAUNTLET-SUITE 0 END rc=137\nGAUNTLET-DONE rc=1\n";
+        let runs = attribute_console(timed_out, &planned(&["slow"]), vec![None], End::Stopped);
+        assert_eq!(runs[1].status, Status::Fail);
+        assert_eq!(
+            runs[1].reason,
+            "killed at its timeout (60s) after 0 result(s)"
+        );
+        // A fake marker for a suite that does not exist changes nothing.
+        let fake = "Linux version 6.1.0\nGAUNTLET-BOOT-OK\nGAUNTLET-SUITE 7 START\n+ echo GAUNTLET-SUITE 0 START\nGAUNTLET-DONE rc=0\n";
+        let runs = attribute_console(fake, &planned(&["never"]), vec![None], End::Stopped);
+        assert_eq!(runs[1].status, Status::Miss);
+    }
+}
