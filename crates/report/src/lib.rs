@@ -3,18 +3,32 @@
 //! The pipeline fills a [`Report`] (who, which project and patch, the verdict, what failed and
 //! why); a [`Template`] — the built-in one, in the seed's words, or the project's own minijinja
 //! template — turns it into text; [`compose_reply`] makes it a reply mail threaded under the
-//! series; [`Outbox`] drops mails into a maildir (the dry run; sending by SMTP is the service's).
+//! series; [`Outbox`] drops mails into a maildir (the dry run); [`Mailer`] sends them, by SMTP
+//! or into the outbox, and says whether a failure is worth a retry; [`should_mail`] is the
+//! project's mail policy. With the feature `sink`, `sink::Sink` is an SMTP server for tests.
 //!
-//! The crate does not decide anything about the submission: it only words it.
+//! The crate does not decide anything about the submission: it only words it (and, when told
+//! to, sends the words).
 
 mod mail;
 mod outbox;
+mod policy;
+#[cfg(feature = "sink")]
+pub mod sink;
+mod smtp;
 mod template;
 
 use serde::Serialize;
 
-pub use mail::{Addressee, Reply, compose_reply, reply_subject};
+pub use lettre::Message;
+pub use lettre::address::Envelope;
+pub use mail::{Addressee, Reply, compose_reply, reply_subject, stable_message_id};
 pub use outbox::Outbox;
+pub use policy::{MailConfig, MailPolicy, Recipients, should_mail};
+pub use smtp::{
+    Class, DEFAULT_SMTP_TIMEOUT, Delivery, Mailer, Security, SendError, SmtpAuth, SmtpMailer,
+    SmtpSettings, envelope, reply_envelope,
+};
 pub use template::{DEFAULT_TEMPLATE, Template};
 
 /// The verdict as the report words it.

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 use lettre::Message;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MessageBuilder};
+use sha2::{Digest, Sha256};
 
 use crate::Error;
 
@@ -44,7 +45,8 @@ pub struct Reply {
     pub in_reply_to: String,
     /// The thread's references, oldest first (the replied-to id is added when missing).
     pub references: Vec<String>,
-    /// The reply's own Message-ID (without brackets); stable ids make resends recognisable.
+    /// The reply's own Message-ID (without brackets); stable ids make resends recognisable
+    /// ([`stable_message_id`] makes one from a key).
     pub message_id: String,
     pub date: SystemTime,
     pub body: String,
@@ -55,6 +57,50 @@ pub struct Reply {
 fn bracketed(id: &str) -> String {
     let id = id.trim().trim_start_matches('<').trim_end_matches('>');
     format!("<{id}>")
+}
+
+/// A Message-ID (without angle brackets) that depends on `key` and `domain` alone.
+///
+/// The caller names the report mail by something that does not change when the same mail is
+/// sent again — the run and the series, say `run-42/series-7` — so that a re-send after a crash
+/// between "sent" and "marked sent" carries the very same Message-ID: the receiving server, the
+/// list archive and the submitter's mail reader can then see the second copy for what it is
+/// and drop it. The id is a readable part of the key (letters, digits and `-` only) and a
+/// SHA-256 digest of the whole key, so that two keys that read alike never share an id.
+/// `domain` is the right-hand side (the sender's domain; an address is accepted and its domain
+/// used); anything not allowed there is dropped, and `localhost` stands in for an empty one.
+pub fn stable_message_id(key: &str, domain: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let hash: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let mut readable = String::new();
+    for c in key.chars() {
+        if readable.len() >= 40 {
+            break;
+        }
+        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+        if !(c == '-' && (readable.is_empty() || readable.ends_with('-'))) {
+            readable.push(c);
+        }
+    }
+    let readable = readable.trim_end_matches('-');
+    let domain: String = domain
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+        .collect();
+    let domain = domain.trim_matches('.');
+    let domain = if domain.is_empty() {
+        "localhost"
+    } else {
+        domain
+    };
+    if readable.is_empty() {
+        format!("gauntlet.{hash}@{domain}")
+    } else {
+        format!("gauntlet.{readable}.{hash}@{domain}")
+    }
 }
 
 /// `Re: ` + subject, once.
@@ -167,6 +213,31 @@ mod tests {
         assert!(
             text.contains("Content-Type: text/plain; charset=utf-8"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn stable_ids_depend_on_the_key_alone() {
+        let id = stable_message_id("run-42/series-7", "ci@lse.example.org");
+        assert_eq!(id, stable_message_id("run-42/series-7", "lse.example.org"));
+        assert!(id.starts_with("gauntlet.run-42-series-7."), "{id}");
+        assert!(id.ends_with("@lse.example.org"), "{id}");
+        // Keys that read alike still differ.
+        assert_ne!(id, stable_message_id("run-42 series-7", "lse.example.org"));
+        // Anything goes in a key; the id stays a valid msg-id.
+        let odd = stable_message_id("<>@ \"é\"", "");
+        assert!(
+            odd.starts_with("gauntlet.") && odd.ends_with("@localhost"),
+            "{odd}"
+        );
+        assert!(!odd.contains(['<', '>', ' ', '"']), "{odd}");
+        let mut with_id = reply();
+        with_id.message_id = id.clone();
+        let bytes = compose_reply(&with_id).unwrap_or_default();
+        assert!(
+            String::from_utf8_lossy(&bytes).contains(&format!("Message-ID: <{id}>\r\n")),
+            "{}",
+            String::from_utf8_lossy(&bytes)
         );
     }
 
