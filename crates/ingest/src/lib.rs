@@ -9,6 +9,8 @@
 //! * **Nothing lost.** Every mail is stored raw, whatever it turned out to be (a patch, a comment,
 //!   a mail Patchwork would drop or refuse), with the reason when it was not kept as a message.
 
+pub mod public_inbox;
+
 use std::collections::HashSet;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,6 +27,9 @@ pub enum Error {
     Read(#[from] gauntlet_mbox::Error),
     #[error("the mail reader stopped unexpectedly")]
     ReaderGone,
+    /// A public-inbox archive could not be fetched or read.
+    #[error(transparent)]
+    PublicInbox(#[from] public_inbox::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
