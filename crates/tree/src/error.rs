@@ -51,6 +51,14 @@ pub enum Error {
         source_name: String,
         message: String,
     },
+    /// A name cannot become a git ref (a project whose name has nothing ref-safe, or a branch
+    /// `git check-ref-format` refuses).
+    #[error("{name:?} cannot name a published branch: {reason}")]
+    InvalidName { name: String, reason: String },
+    /// Publishing to (or expiring on) a remote failed for a reason git did not report as a
+    /// failed command: a commit that is not in the repository, a notes ref that kept moving.
+    #[error("publishing to {remote}: {message}")]
+    Publish { remote: String, message: String },
 }
 
 impl Error {

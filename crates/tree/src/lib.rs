@@ -20,6 +20,9 @@
 //! * [`Lease::apply`]: one `git am -3` for the series; the failing patch, files and hunks;
 //!   already-applied patches confirmed by `git patch-id --stable`.
 //! * [`choose_base_and_apply`]: the base cascade, recorded in an [`ApplyReport`].
+//! * [`publish`]: an applied submission pushed to a remote as
+//!   `gauntlet/<project>/<series id>-v<revision>`, its base in a note (`refs/notes/gauntlet`);
+//!   old branches expired.
 //!
 //! Every git command runs with `-C dir`, a clean environment, a timeout and bounded output
 //! ([`GitSettings`]). Infrastructure failures are [`Error`]s (the pipeline's ERROR); a series
@@ -36,6 +39,7 @@ mod mirror;
 mod patch;
 mod patchid;
 mod pool;
+pub mod publish;
 
 pub use apply::{
     AlreadyApplied, Applied, ApplyFailure, ApplyOptions, FailureKind, FileFailure, PatchFailure,
