@@ -38,11 +38,14 @@ series() {
     export GIT_AUTHOR_DATE=$4 GIT_COMMITTER_DATE=$4
     master=$(git -C "$repo" rev-parse master)
     p1=$(commit "$master" "kernel: add the course_add system call" \
-"course_add(a, b) returns the sum of two integers, or fails with
-EOVERFLOW when the sum does not fit in an int. It is the system call
-of the operating systems course's first assignment." \
+"course_add(a, b, sum) stores the sum of two integers at the user
+address sum. It fails with EOVERFLOW when the sum does not fit in an
+int, and with EFAULT when sum cannot be written. (A system call cannot
+return a small negative number as a result: the C library would read
+it as an error, hence the pointer.) It is the system call of the
+operating systems course's first assignment." \
         "kernel/sys.c=$(IMPL=$implementation edit "$master" kernel/sys.c 's/(\n#ifdef CONFIG_COMPAT\nstruct compat_sysinfo \{)/\n$ENV{IMPL}$1/')" \
-        "include/linux/syscalls.h=$(edit "$master" include/linux/syscalls.h 's/(\t\t\t\t\t    unsigned long flags\);\n)/$1asmlinkage long sys_course_add(int a, int b);\n/')")
+        "include/linux/syscalls.h=$(edit "$master" include/linux/syscalls.h 's/(\t\t\t\t\t    unsigned long flags\);\n)/$1asmlinkage long sys_course_add(int a, int b, int __user *sum);\n/')")
     p2=$(commit "$p1" "x86: wire up the course_add system call" \
 "Give course_add the number 451 in the x86_64 system call table." \
         "arch/x86/entry/syscalls/syscall_64.tbl=$(edit "$p1" arch/x86/entry/syscalls/syscall_64.tbl 's/(450\tcommon\tset_mempolicy_home_node\tsys_set_mempolicy_home_node\n)/${1}451\tcommon\tcourse_add\t\tsys_course_add\n/')")
@@ -58,23 +61,26 @@ which arm64 uses." \
 }
 
 good='/*
- * course_add - the sum of @a and @b, or -EOVERFLOW when it does not fit in an int
+ * course_add - store the sum of @a and @b at @sum
+ *
+ * Returns 0, -EOVERFLOW when the sum does not fit in an int, or -EFAULT when
+ * @sum cannot be written.
  */
-SYSCALL_DEFINE2(course_add, int, a, int, b)
+SYSCALL_DEFINE3(course_add, int, a, int, b, int __user *, sum)
 {
-	int sum;
+	int result;
 
-	if (check_add_overflow(a, b, &sum))
+	if (check_add_overflow(a, b, &result))
 		return -EOVERFLOW;
-	return sum;
+	return put_user(result, sum);
 }
 '
 wrapping='/*
- * course_add - the sum of @a and @b
+ * course_add - store the sum of @a and @b at @sum
  */
-SYSCALL_DEFINE2(course_add, int, a, int, b)
+SYSCALL_DEFINE3(course_add, int, a, int, b, int __user *, sum)
 {
-	return a + b;
+	return put_user(a + b, sum);
 }
 '
 series good "Chiara Esposito" chiara.esposito@student.example.org 2026-10-12T09:30:00Z "$good"

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use gauntlet_lab::lava::LavaSettings;
+use gauntlet_lab::qemu::QemuSettings;
 use gauntlet_pipeline::{Event, Pipeline, RunOutcome, Settings, sample};
 use gauntlet_project::Project;
 use gauntlet_report::Verdict;
@@ -40,6 +42,14 @@ pub(crate) struct TestArgs {
     /// Do not print the reports
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Boot and test the `lava: true` builds on this LAVA server (its QEMU device type for
+    /// x86_64) instead of the local QEMU; the token is read from $LAVA_TOKEN
+    #[arg(long, env = "GAUNTLET_LAVA_URL", conflicts_with = "lava_config")]
+    lava: Option<String>,
+    /// … or on the LAVA lab this YAML file describes (server, device types per arch, context,
+    /// boot, timeouts; see `gauntlet_lab::lava::LavaSettings`)
+    #[arg(long)]
+    lava_config: Option<PathBuf>,
     /// An mbox file, a maildir, a directory of patches, `-` for standard input, or the id of a
     /// series already in the store
     series: String,
@@ -51,6 +61,25 @@ pub(crate) struct DemoArgs {
     /// directory)
     #[arg(long)]
     dir: Option<PathBuf>,
+}
+
+/// The LAVA lab of `--lava URL` or `--lava-config FILE`.
+fn lava_settings(url: Option<&str>, file: Option<&Path>) -> Result<Option<LavaSettings>> {
+    let token = std::env::var("LAVA_TOKEN").ok().filter(|t| !t.is_empty());
+    if let Some(url) = url {
+        return Ok(Some(LavaSettings::qemu(url, token)));
+    }
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let mut settings: LavaSettings =
+        serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    if settings.server.token.is_none() {
+        settings.server.token = token;
+    }
+    Ok(Some(settings))
 }
 
 fn xdg(var: &str, fallback: &str) -> Result<PathBuf> {
@@ -138,6 +167,7 @@ pub(crate) async fn test(db: &Option<String>, args: TestArgs) -> Result<ExitCode
         None => xdg("XDG_DATA_HOME", ".local/share")?,
     };
     let mut settings = Settings::under(&data);
+    settings.qemu = QemuSettings::from_env(|key| std::env::var_os(key));
     settings.cache_dir = match args.cache_dir {
         Some(d) => d,
         None => xdg("XDG_CACHE_HOME", ".cache")?,
@@ -145,6 +175,7 @@ pub(crate) async fn test(db: &Option<String>, args: TestArgs) -> Result<ExitCode
     if let Some(outbox) = args.outbox {
         settings.outbox = Some(outbox);
     }
+    settings.lava = lava_settings(args.lava.as_deref(), args.lava_config.as_deref())?;
     let outcomes = test_series(&store, settings, &project, &args.series, !args.json).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcomes)?);
@@ -223,7 +254,8 @@ pub(crate) async fn demo(args: DemoArgs) -> Result<ExitCode> {
         .await
         .with_context(|| format!("opening {url}"))?;
     let project = Project::load(&course.project).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-    let settings = Settings::under(&dir.join("data"));
+    let mut settings = Settings::under(&dir.join("data"));
+    settings.qemu = QemuSettings::from_env(|key| std::env::var_os(key));
     let mut all = Vec::new();
     for path in &course.series {
         let arg = path.display().to_string();

@@ -272,6 +272,7 @@ fn the_guest_image_holds_init_busybox_the_helpers_the_tests_and_the_lkp_tree() {
         lkp: true,
         power_off: PowerOff::Reboot,
         heartbeat_secs: 10,
+        monitors: false,
         env: vec![("GAUNTLET_ARCH".into(), "x86_64".into())],
     };
     let cpio = guest.build().to_cpio().unwrap();

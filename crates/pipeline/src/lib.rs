@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use gauntlet_build::{Builder, Diagnostic};
 use gauntlet_checks::Registry;
+use gauntlet_lab::lava::{LavaLab, LavaRequest, LavaSettings};
+use gauntlet_lab::qemu::{QemuLab, QemuSettings};
 use gauntlet_lab::{HostLab, SuiteRun};
 use gauntlet_project::{Build, Project, Recipe};
 use gauntlet_report::{Addressee, Outbox, Template, Verdict};
@@ -78,6 +80,11 @@ pub struct Settings {
     /// Where the logs of run `N` are published, as `<logs_url>/runs/N` (none: the artifact
     /// directory's path is shown).
     pub logs_url: Option<String>,
+    /// How kernels are booted locally (the QEMU lab).
+    pub qemu: QemuSettings,
+    /// A LAVA lab that boots and tests the builds marked `lava: true` instead of the local
+    /// QEMU (none: QEMU tests them). The image is the one the QEMU lab would boot.
+    pub lava: Option<LavaSettings>,
 }
 
 impl Settings {
@@ -92,6 +99,8 @@ impl Settings {
             jobs,
             pool_size: jobs.clamp(1, 4),
             logs_url: None,
+            qemu: QemuSettings::default(),
+            lava: None,
         }
     }
 }
@@ -825,21 +834,6 @@ impl Pipeline {
         let Some(lease) = lease else {
             return (Status::Error, "no working copy".into(), Vec::new());
         };
-        if let Recipe::Kbuild { .. } = project.recipe {
-            return (
-                Status::Error,
-                "booting a kernel needs the QEMU lab, which this machine has not set up".into(),
-                Vec::new(),
-            );
-        }
-        let lab = match HostLab::new(self.sandbox.clone(), &self.settings.cache_dir.join("lab")) {
-            Ok(lab) => lab,
-            Err(e) => return (Status::Error, e.to_string(), Vec::new()),
-        };
-        let artifact = outcome
-            .artifact
-            .clone()
-            .unwrap_or_else(|| lease.path().to_path_buf());
         let work = self
             .settings
             .cache_dir
@@ -847,16 +841,63 @@ impl Pipeline {
             .join(format!("slot{}", lease.slot()))
             .join(&build.name);
         let progress = self.output_sender(job);
-        let request = gauntlet_lab::host::Request {
-            project,
-            build,
-            source: lease.path(),
-            artifact: &artifact,
-            work_dir: &work,
-            log_dir: &dir.join("test"),
-            progress,
+        let log_dir = dir.join("test");
+        let result = match project.recipe {
+            Recipe::Kbuild { .. } => {
+                let Some(kernel) = outcome.artifact.as_deref() else {
+                    return (
+                        Status::Error,
+                        "the build left no kernel image".into(),
+                        Vec::new(),
+                    );
+                };
+                let lab = match QemuLab::new(
+                    self.sandbox.clone(),
+                    &self.settings.cache_dir.join("qemu"),
+                    self.settings.qemu.clone(),
+                ) {
+                    Ok(lab) => lab,
+                    Err(e) => return (Status::Error, e.to_string(), Vec::new()),
+                };
+                let request = gauntlet_lab::qemu::Request {
+                    project,
+                    build,
+                    kernel,
+                    source: lease.path(),
+                    work_dir: &work,
+                    log_dir: &log_dir,
+                    progress,
+                };
+                match &self.settings.lava {
+                    Some(lava) => self.test_on_lava(&lab, lava, &request, job).await,
+                    _ => lab.run(&request).await,
+                }
+            }
+            Recipe::Command { .. } => {
+                let lab = match HostLab::new(
+                    self.sandbox.clone(),
+                    &self.settings.cache_dir.join("lab"),
+                ) {
+                    Ok(lab) => lab,
+                    Err(e) => return (Status::Error, e.to_string(), Vec::new()),
+                };
+                let artifact = outcome
+                    .artifact
+                    .clone()
+                    .unwrap_or_else(|| lease.path().to_path_buf());
+                let request = gauntlet_lab::host::Request {
+                    project,
+                    build,
+                    source: lease.path(),
+                    artifact: &artifact,
+                    work_dir: &work,
+                    log_dir: &log_dir,
+                    progress,
+                };
+                lab.run(&request).await
+            }
         };
-        match lab.run(&request).await {
+        match result {
             Ok(runs) => {
                 let status = Status::summarize(runs.iter().map(|r| r.status));
                 let (passed, total) = runs.iter().fold((0, 0), |(p, t), r| {
@@ -871,6 +912,53 @@ impl Pipeline {
             }
             Err(e) => (Status::Error, e.to_string(), Vec::new()),
         }
+    }
+
+    /// A build's tests on the LAVA lab: the QEMU lab's image (prepared on this host), one LAVA
+    /// job, its suites; the suites decided on the host (a prepare that failed) keep that
+    /// decision.
+    async fn test_on_lava(
+        &self,
+        qemu: &QemuLab,
+        settings: &LavaSettings,
+        request: &gauntlet_lab::qemu::Request<'_>,
+        job: Id,
+    ) -> Result<Vec<SuiteRun>, gauntlet_lab::Error> {
+        let image = qemu.lava_image(request).await?;
+        // The image's /init runs under busybox's shell, as the QEMU lab boots it.
+        let mut settings = settings.clone();
+        if !settings.kernel_args.contains("rdinit=") {
+            for word in gauntlet_lab::qemu::guest::kernel_args() {
+                settings.kernel_args.push(' ');
+                settings.kernel_args.push_str(&word);
+            }
+        }
+        let lab = LavaLab::new(settings).await?;
+        let mut metadata = gauntlet_lava::Map::new();
+        metadata.insert("gauntlet.job".into(), job.to_string().into());
+        metadata.insert("gauntlet.build".into(), request.build.name.clone().into());
+        let run = lab
+            .run(&LavaRequest {
+                project: request.project,
+                build: request.build,
+                kernel: request.kernel,
+                initramfs: &image.path,
+                modules: None,
+                log_dir: request.log_dir,
+                metadata,
+                progress: request.progress.clone(),
+                supersede: None,
+            })
+            .await?;
+        tracing::info!(job_id = run.job_id, url = %run.job_url, latency = ?run.latency, "LAVA job done");
+        let mut suites = run.suites;
+        for decided in image.decided {
+            match suites.iter_mut().find(|s| s.suite == decided.suite) {
+                Some(suite) => *suite = decided,
+                None => suites.push(decided),
+            }
+        }
+        Ok(suites)
     }
 
     /// Builds the base again where it tells something: for builds with warnings (which of them

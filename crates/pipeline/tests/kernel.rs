@@ -3,6 +3,8 @@
 //! fragment, a series that applies and builds, one that does not apply.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -138,28 +140,6 @@ pub fn mbox(repo: &Path, base: &str, head: &str, extra: &[&str], path: &Path) ->
     path.to_path_buf()
 }
 
-async fn series_of(store: &Store, mbox: &Path) -> i64 {
-    let bytes = std::fs::read(mbox).unwrap();
-    let mails: Vec<Vec<u8>> = gauntlet_mbox::split(&bytes, gauntlet_mbox::Options::default())
-        .into_iter()
-        .map(|m| m.bytes)
-        .collect();
-    let (results, _) =
-        gauntlet_ingest::ingest_bytes(store, &mails, &gauntlet_ingest::Options::default())
-            .await
-            .unwrap();
-    results
-        .iter()
-        .find_map(|r| match r.outcome {
-            Some(gauntlet_series::Outcome::Patch {
-                series: Some(s), ..
-            })
-            | Some(gauntlet_series::Outcome::Cover { series: s, .. }) => Some(s),
-            _ => None,
-        })
-        .unwrap()
-}
-
 /// The fragment that makes a tinyconfig kernel boot to a console (lava-qemu.md §6.4).
 pub const TINY_BOOT: &str = "CONFIG_64BIT=y\nCONFIG_PRINTK=y\nCONFIG_EARLY_PRINTK=y\nCONFIG_TTY=y\nCONFIG_SERIAL_8250=y\nCONFIG_SERIAL_8250_CONSOLE=y\nCONFIG_BLK_DEV_INITRD=y\nCONFIG_RD_GZIP=y\nCONFIG_BINFMT_ELF=y\nCONFIG_BINFMT_SCRIPT=y\nCONFIG_PROC_FS=y\nCONFIG_SYSFS=y\nCONFIG_DEVTMPFS=y\nCONFIG_DEVTMPFS_MOUNT=y\n";
 
@@ -252,7 +232,7 @@ async fn a_kernel_series_applies_and_builds_and_another_does_not_apply() {
     settings.cache_dir = cache_dir(dir.path());
     let pipeline = Pipeline::new(store.clone(), settings, Sandbox::detect());
 
-    let series = series_of(&store, &good).await;
+    let series = common::series_of(&store, &good).await;
     let first_run = pipeline.run(&project, series).await.unwrap();
     let jobs: Vec<(&str, Status, &str)> = first_run
         .jobs
@@ -281,7 +261,7 @@ async fn a_kernel_series_applies_and_builds_and_another_does_not_apply() {
     assert_eq!(details["config_reused"], true, "{details}");
 
     // The one that does not apply: the patch, the file and the bases tried are named.
-    let series = series_of(&store, &bad).await;
+    let series = common::series_of(&store, &bad).await;
     let rejected = pipeline.run(&project, series).await.unwrap();
     assert_eq!(rejected.verdict, Verdict::Rejected);
     let apply = &rejected.jobs[1];

@@ -73,6 +73,10 @@ pub struct GuestImage<'a> {
     pub heartbeat_secs: u64,
     /// Exported to every suite (`GAUNTLET_ARCH`, `GAUNTLET_BUILD`); names must be shell names.
     pub env: Vec<(String, String)>,
+    /// Prints the LAVA backend's monitor markers (`GAUNTLET-SUITE-START <name>` …
+    /// `GAUNTLET-SUITE-END <name>`, see `lava::monitor_markers`) around each suite, so that a
+    /// LAVA lab's monitors action sees where each one starts and ends.
+    pub monitors: bool,
 }
 
 /// The words the kernel's command line needs for this image: `rdinit=/bin/busybox -- sh
@@ -139,11 +143,22 @@ impl GuestImage<'_> {
         s.push_str(&format!("echo {BOOT_MARKER}\n"));
         s.push_str(INIT_SUITE);
         for (i, suite) in self.suites.iter().enumerate() {
+            // The run name is `<index>_<name>`; the monitors know the suite by its name.
+            let name = suite
+                .run_name
+                .split_once('_')
+                .map_or(suite.run_name.as_str(), |(_, name)| name);
+            if self.monitors {
+                s.push_str(&format!("echo 'GAUNTLET-SUITE-START {name}'\n"));
+            }
             s.push_str(&format!(
                 "suite {i} {} {}\n",
                 suite.run_name,
                 suite.timeout_secs.max(1)
             ));
+            if self.monitors {
+                s.push_str(&format!("echo 'GAUNTLET-SUITE-END {name}'\n"));
+            }
         }
         s.push_str(&format!("echo \"{DONE_MARKER} rc=$failed\"\n"));
         s.push_str(&format!(
@@ -185,6 +200,7 @@ pub fn smoke_image(busybox: &Path, power_off: PowerOff) -> Initramfs {
         lkp: false,
         power_off,
         heartbeat_secs: 10,
+        monitors: false,
         env: Vec::new(),
     };
     image.build()
@@ -275,6 +291,7 @@ mod tests {
             lkp: true,
             power_off: PowerOff::Reboot,
             heartbeat_secs: 10,
+            monitors: false,
             env: vec![
                 ("GAUNTLET_ARCH".into(), "x86_64".into()),
                 ("bad name".into(), "x".into()),

@@ -78,9 +78,10 @@ const PSERIES: &str =
 /// The machines the lab knows.
 ///
 /// * **x86_64**: `pc` (i440FX; SeaBIOS boots a bzImage through `-kernel`), the 8250 UART as
-///   `ttyS0`. `-machine microvm` and `-bios qboot.rom` were measured: microvm saves nothing
-///   measurable with a bzImage and its reset does not end QEMU, qboot saves ~0.1 s at most
-///   (lab README).
+///   `ttyS0`. Measured on the tinyconfig kernel, QEMU start to the done marker (medians of 12,
+///   TCG): `pc` 1.50 s; `-bios qboot.rom` 1.40–1.47 s (within the noise, and a less common
+///   firmware); `-machine microvm` 1.54 s, and its reset does not end QEMU; `q35` 1.60 s;
+///   `-cpu max` 1.68 s. What does help is an uncompressed initramfs (1.31 s), which the lab uses.
 /// * **arm64**: `virt` with a Cortex-A57, the PL011 UART as `ttyAMA0`, PSCI to power off.
 /// * **powerpc64le** (and powerpc64, which has no guest busybox in Debian): `pseries` with its
 ///   hypervisor console `hvc0` (spapr-vty), RTAS to power off, and QEMU's small Virtual Open
