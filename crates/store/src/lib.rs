@@ -9,12 +9,18 @@
 //! that differs. Ingestion works in batches inside one transaction that holds the ingest lock
 //! (`BEGIN IMMEDIATE` on SQLite, an advisory lock on PostgreSQL): [`Store::begin_ingest`].
 
+mod db;
 mod ingest;
+mod ledger;
+mod metrics;
+mod queue;
 mod read;
 mod runs;
 mod sql;
+mod states;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod workers;
 
 use std::path::Path;
 use std::time::Duration;
@@ -22,13 +28,21 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+pub use db::unix_now;
 pub use gauntlet_series::Id;
 pub use ingest::{IngestTx, NewMail};
+pub use ledger::{Delivery, DeliveryKind, DeliveryState, delivery_key};
+pub use metrics::{DURATION_BUCKETS_MS, JobCount, QueueMetrics, StageDurations};
+pub use queue::{
+    Cancellation, Claimed, Fate, Lease, QueuedJob, Renewal, RetryPolicy, RunEnd, Settled,
+};
 pub use read::{
     ExportSeries, LineageMember, MailRow, MessageSummary, PersonSummary, SeriesDetail,
     SeriesFilter, SeriesSummary, StoreStats,
 };
 pub use runs::{FindingRow, JobEnd, JobRow, NewJob, NewRun, ResultRow, RunDetail, RunSummary};
+pub use states::{NewPatchState, PatchState, PatchStateRow, SetBy, StateChange};
+pub use workers::{LeasedJob, NewWorker, SourceState, WorkerStatus};
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +67,9 @@ pub enum Error {
     },
     #[error("inconsistent data in the store: {0}")]
     Corrupt(String),
+    /// A request the store refuses (a job after a job of another run, an unknown patch state).
+    #[error("invalid request to the store: {0}")]
+    Invalid(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
