@@ -20,6 +20,7 @@ mod sql;
 mod states;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod web;
 mod workers;
 
 use std::path::Path;
@@ -42,6 +43,10 @@ pub use read::{
 };
 pub use runs::{FindingRow, JobEnd, JobRow, NewJob, NewRun, ResultRow, RunDetail, RunSummary};
 pub use states::{NewPatchState, PatchState, PatchStateRow, SetBy, StateChange};
+pub use web::{
+    FindingEntry, JobFilter, ResultEntry, ResultFilter, RunFilter, SUBMISSION_STATES,
+    SeriesPageFilter, SubmissionRow, WebCounts, submission_state,
+};
 pub use workers::{LeasedJob, NewWorker, SourceState, WorkerStatus};
 
 /// Which database a store runs on.

@@ -128,16 +128,16 @@ pub struct StoreStats {
     pub lists: i64,
 }
 
-const SUMMARY_SELECT: &str = "SELECT s.id, l.list_id, s.name, s.version, s.total, s.received, \
+pub(crate) const SUMMARY_SELECT: &str = "SELECT s.id, l.list_id, s.name, s.version, s.total, s.received, \
     s.complete, s.date, p.name, p.email, c.msgid, s.lineage \
     FROM series s JOIN lists l ON l.id = s.list JOIN people p ON p.id = s.submitter \
     LEFT JOIN messages c ON c.id = s.cover";
 
-fn to_u32(v: i64) -> u32 {
+pub(crate) fn to_u32(v: i64) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
 }
 
-fn summary_from_row(r: &AnyRow) -> Result<SeriesSummary> {
+pub(crate) fn summary_from_row(r: &AnyRow) -> Result<SeriesSummary> {
     Ok(SeriesSummary {
         id: r.try_get(0)?,
         list_id: r.try_get(1)?,
@@ -160,7 +160,7 @@ fn summary_from_row(r: &AnyRow) -> Result<SeriesSummary> {
 }
 
 /// Members `(id, version, date)` of these lineages.
-async fn lineages(
+pub(crate) async fn lineages(
     conn: &mut AnyConnection,
     backend: Backend,
     ids: Vec<Id>,
@@ -184,7 +184,7 @@ async fn lineages(
     Ok(out)
 }
 
-fn apply_revision(s: &mut SeriesSummary, members: &[(Id, u32, i64)]) -> Revision {
+pub(crate) fn apply_revision(s: &mut SeriesSummary, members: &[(Id, u32, i64)]) -> Revision {
     let rev = revision_of(s.id, members);
     s.revision = rev.revision;
     s.revisions = rev.of;

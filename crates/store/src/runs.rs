@@ -128,10 +128,10 @@ pub struct RunDetail {
 
 const RUN_COLUMNS: &str = "id, series, revision, series_key, project, project_file, state, \
                            verdict, reason, created_at, started_at, finished_at, details";
-const JOB_COLUMNS: &str = "id, run, stage, name, position, state, status, reason, log, details, \
+pub(crate) const JOB_COLUMNS: &str = "id, run, stage, name, position, state, status, reason, log, details, \
                            attempts, started_at, finished_at, duration_ms";
 
-fn run_from_row(row: &AnyRow) -> Result<RunSummary> {
+pub(crate) fn run_from_row(row: &AnyRow) -> Result<RunSummary> {
     Ok(RunSummary {
         id: row.try_get(0)?,
         series: row.try_get(1)?,
@@ -149,7 +149,7 @@ fn run_from_row(row: &AnyRow) -> Result<RunSummary> {
     })
 }
 
-fn job_from_row(row: &AnyRow) -> Result<JobRow> {
+pub(crate) fn job_from_row(row: &AnyRow) -> Result<JobRow> {
     Ok(JobRow {
         id: row.try_get(0)?,
         run: row.try_get(1)?,

@@ -1,0 +1,155 @@
+//! gauntlet's dashboard and REST API, as an axum [`Router`] that `gauntlet serve` mounts.
+//!
+//! Pages are rendered on the server from minijinja templates embedded in the binary, with
+//! auto-escaping (every field that comes from a mail is attacker-controlled), and need no
+//! JavaScript; the only script, `/static/log.js`, takes a log's `#L123` anchor to the range
+//! that holds that line. The JSON API lives under `/api/v1/` and is described by the OpenAPI
+//! document at `/api/v1/openapi.json`. Logs are only ever named by ids (a job, or a run and the
+//! place of a file in its directory), never by a path from the URL.
+//!
+//! Every response carries a strict Content-Security-Policy (no inline script or style),
+//! `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`.
+
+mod api;
+pub use api::OPENAPI;
+pub mod logs;
+mod pages;
+mod query;
+mod render;
+mod submission;
+mod view;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gauntlet_store::Store;
+
+/// What the pages and the API read: the store and the artifacts directory (the logs of run
+/// `N` are under `<artifacts>/runs/<N>/`).
+#[derive(Debug, Clone)]
+pub struct WebState {
+    pub store: Store,
+    pub artifacts: PathBuf,
+    /// Shown in the pages' header.
+    pub title: String,
+}
+
+impl WebState {
+    pub fn new(store: Store, artifacts: impl Into<PathBuf>) -> WebState {
+        WebState {
+            store,
+            artifacts: artifacts.into(),
+            title: "gauntlet".to_owned(),
+        }
+    }
+}
+
+/// What the handlers share.
+pub(crate) struct Shared {
+    pub(crate) store: Store,
+    pub(crate) artifacts: PathBuf,
+    pub(crate) title: String,
+    pub(crate) indexes: logs::IndexCache,
+}
+
+pub(crate) type App = Arc<Shared>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Store(#[from] gauntlet_store::Error),
+    #[error("rendering {name}: {source}")]
+    Template {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+impl Error {
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What a client is told: its own mistakes in full, ours in one word (the details go to
+    /// the log).
+    pub(crate) fn public_message(&self) -> String {
+        match self {
+            Error::NotFound(m) | Error::BadRequest(m) => m.clone(),
+            other => {
+                tracing::error!("web: {other}");
+                "internal error".to_owned()
+            }
+        }
+    }
+}
+
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The Content-Security-Policy of every response.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+async fn security_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+/// The dashboard and the API, to be served as they are or nested.
+///
+/// Pages: `/` (submissions), `/runs/{id}` (a submission's run), `/series/{id}`,
+/// `/jobs/{id}/log` and `/runs/{id}/files/{n}` (the log viewer, `?from=&to=` or `?line=`),
+/// `/jobs/{id}/log.txt` and `/runs/{id}/files/{n}/raw` (plain text, whole or a range),
+/// `/status`, `/static/…`. API: see [`api::OPENAPI`] (`/api/v1/openapi.json`).
+pub fn router(state: WebState) -> Router {
+    let shared: App = Arc::new(Shared {
+        store: state.store,
+        artifacts: state.artifacts,
+        title: state.title,
+        indexes: logs::IndexCache::default(),
+    });
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(shared)
+}
