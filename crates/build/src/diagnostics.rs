@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use gauntlet_verdict::Severity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One diagnostic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub severity: Severity,
     /// Relative to the source tree when it is inside it.

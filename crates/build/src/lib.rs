@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use gauntlet_project::{Arch, BaseConfig, Build, Limits, Recipe};
 use gauntlet_sandbox::{Sandbox, Termination};
 use gauntlet_verdict::{Severity, Status};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 pub use diagnostics::{Diagnostic, new_warnings};
@@ -76,7 +76,7 @@ pub struct Request<'a> {
 }
 
 /// A step of a build (configure, merge fragments, make).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Step {
     pub name: String,
     /// The command, for the log and the report.
@@ -90,7 +90,7 @@ pub struct Step {
 }
 
 /// How a build went.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
     /// PASS, or FAIL (the patch's fault).
     pub status: Status,

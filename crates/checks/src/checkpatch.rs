@@ -36,7 +36,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use gauntlet_verdict::Severity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diff::{self, Diff};
 use crate::finding::{Finding, Location, Raw};
@@ -169,7 +169,7 @@ pub(crate) fn configure(options: &mut Options<'_>) -> Box<dyn Check> {
 }
 
 /// checkpatch's level of a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Level {
     Error,
     Warning,
@@ -195,7 +195,7 @@ impl Level {
 }
 
 /// One line of checkpatch's terse output.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CpFinding {
     /// The line of the file checkpatch was given (`None` when it named none).
     pub line: Option<u32>,
@@ -206,7 +206,7 @@ pub struct CpFinding {
 }
 
 /// checkpatch's `total:` line for a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     pub errors: usize,
     pub warnings: usize,
@@ -215,7 +215,7 @@ pub struct Totals {
 }
 
 /// What checkpatch said about one file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileReport {
     pub findings: Vec<CpFinding>,
     /// `None` when checkpatch printed no `total:` line (a clean file, in terse mode).

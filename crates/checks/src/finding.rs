@@ -2,7 +2,7 @@
 //! to the registry before the project's severities are applied.
 
 use gauntlet_verdict::Severity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where a finding is.
 ///
@@ -10,7 +10,7 @@ use serde::Serialize;
 /// raw mail, headers included, as an editor or `checkpatch.pl` counts them). `file` and `line`
 /// are the source file and the line in the *new* version of that file (computed from the hunk
 /// headers), when the finding is about a line the patch adds or keeps.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Location {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patch_line: Option<u32>,
@@ -44,7 +44,7 @@ impl Location {
 }
 
 /// One problem found by a check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// After the project's overrides.
     pub severity: Severity,
@@ -53,7 +53,7 @@ pub struct Finding {
     #[serde(rename = "type")]
     pub kind: String,
     pub message: String,
-    #[serde(skip_serializing_if = "Location::is_empty")]
+    #[serde(default, skip_serializing_if = "Location::is_empty")]
     pub location: Location,
     /// The offending line as written (lossy UTF-8, at most [`SNIPPET_MAX`] characters).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -2,10 +2,10 @@
 
 use gauntlet_project::OptionValue;
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The type of an option's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptionKind {
     Bool,
@@ -31,7 +31,7 @@ impl OptionKind {
 }
 
 /// One option a check accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OptionSpec {
     pub name: &'static str,
     pub kind: OptionKind,

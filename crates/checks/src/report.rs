@@ -2,12 +2,12 @@
 //! pipeline decides from.
 
 use gauntlet_verdict::{PatchworkState, Status};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::finding::Finding;
 
 /// What a result is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "scope", rename_all = "lowercase")]
 pub enum Target {
     /// The series as a whole (Patchwork has no series checks: a reporter copies these onto
@@ -18,7 +18,7 @@ pub enum Target {
 }
 
 /// One check's verdict on one patch, or on the series.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// The check's context name (a slug).
     pub check: String,
@@ -48,7 +48,7 @@ impl CheckResult {
 }
 
 /// A patch, as the report names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatchInfo {
     pub index: usize,
     pub number: Option<u32>,
@@ -57,7 +57,7 @@ pub struct PatchInfo {
     pub message_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeriesInfo {
     pub name: String,
     pub version: u32,
@@ -68,7 +68,7 @@ pub struct SeriesInfo {
 }
 
 /// Everything the checks found on a series.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub series: SeriesInfo,
     /// Series results first, then each patch's, in check order.

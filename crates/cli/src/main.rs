@@ -10,6 +10,7 @@ mod job_cmd;
 mod output;
 mod pipeline_cmd;
 mod project_cmd;
+mod service_cmd;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -57,6 +58,20 @@ enum Command {
     /// Validate project files
     #[command(subcommand)]
     Project(project_cmd::ProjectCommand),
+    /// Run the service: poll the sources, queue new submissions, work, report (see
+    /// examples/gauntlet.yaml)
+    Serve(service_cmd::ServeArgs),
+    /// Run workers for a `gauntlet serve` (on this host or another)
+    Worker(service_cmd::WorkerArgs),
+    /// The service's queue, workers, sources and recent errors
+    Status(service_cmd::ServeArgs),
+    /// Queue a run again
+    Rerun(service_cmd::RunArgs),
+    /// Cancel a run (its running jobs stop at their next lease renewal)
+    Cancel(service_cmd::RunArgs),
+    /// Validate the service's configuration
+    #[command(subcommand)]
+    Config(service_cmd::ConfigCommand),
     /// Expand LKP job files into atomic jobs, or compile one to a shell script
     #[command(subcommand)]
     Job(job_cmd::JobCommand),
@@ -369,6 +384,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check_cmd::check(args),
         Command::Project(cmd) => project_cmd::run(cmd),
         Command::Job(cmd) => job_cmd::run(cmd),
+        Command::Serve(args) => service_cmd::serve(args).await,
+        Command::Worker(args) => service_cmd::worker(args).await,
+        Command::Status(args) => service_cmd::status(args).await,
+        Command::Rerun(args) => service_cmd::rerun(args).await,
+        Command::Cancel(args) => service_cmd::cancel(args).await,
+        Command::Config(cmd) => service_cmd::config(cmd),
     }
 }
 

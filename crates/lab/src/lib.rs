@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use gauntlet_results::{Counts, TestResult};
 use gauntlet_verdict::Status;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use host::HostLab;
 
@@ -56,7 +56,7 @@ pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> E
 }
 
 /// One test suite's run: a LAVA definition, or one atomic LKP job.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SuiteRun {
     /// The definition's `metadata.name`, or the atomic job's name.
     pub suite: String,

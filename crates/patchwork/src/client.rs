@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::Error;
 use crate::link;
-use crate::model::{Check, NewCheck, Patch, Project, Series};
+use crate::model::{Check, NewCheck, Patch, Project, Series, Submission};
 
 /// API versions this client speaks, best first. 1.2 is the oldest with what gauntlet needs
 /// (event `actor`, the `msgid` filter); 1.4 adds series dependencies.
@@ -338,6 +338,32 @@ impl Client {
             ..What::new(
                 format!("downloading series {id}'s mbox"),
                 format!("series {id}"),
+            )
+        };
+        let answer = self.send(Method::GET, url, &[], None, &what).await?;
+        Ok(answer.body)
+    }
+
+    /// A cover letter's mail (the series mbox leaves it out): the `mbox` link Patchwork gives
+    /// with it, which must be on this client's site (a link elsewhere is refused rather than
+    /// fetched with the token).
+    pub async fn cover_mbox(&self, cover: &Submission) -> Result<Vec<u8>, Error> {
+        let link = cover.mbox.as_deref().ok_or_else(|| Error::Protocol {
+            path: format!("cover {}", cover.id),
+            why: "the cover letter has no mbox link".to_owned(),
+        })?;
+        let url = self.join(&self.site, link)?;
+        if url.origin() != self.site.origin() {
+            return Err(Error::Protocol {
+                path: format!("cover {}", cover.id),
+                why: format!("its mbox is on another site: {url}"),
+            });
+        }
+        let what = What {
+            limit: Some(self.max_mbox),
+            ..What::new(
+                format!("downloading cover letter {}'s mbox", cover.id),
+                format!("cover {}", cover.id),
             )
         };
         let answer = self.send(Method::GET, url, &[], None, &what).await?;

@@ -18,6 +18,9 @@
 mod report;
 pub mod sample;
 mod series;
+mod stages;
+
+pub use stages::{ENVELOPE, Envelope, Executed, build_capability, test_capability};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -55,6 +58,10 @@ pub enum Error {
     },
     #[error("the project's checks: {0}")]
     Config(String),
+    /// The machine failed the job (git, a mirror, a lab, a disk): never the series' fault; a
+    /// queued job is tried again.
+    #[error("{0}")]
+    Infrastructure(String),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
@@ -1077,7 +1084,7 @@ impl Pipeline {
         if !wanted {
             return Ok(None);
         }
-        let bytes = report::reply(project, loaded, run, text, &self.settings.mail_from)?;
+        let (bytes, _) = report::reply(project, loaded, run, text, &self.settings.mail_from)?;
         let outbox = Outbox::open(outbox).map_err(|e| e.to_string())?;
         outbox.deliver(&bytes).map(Some).map_err(|e| e.to_string())
     }

@@ -414,14 +414,14 @@ pub(crate) fn data(inputs: Inputs<'_>) -> Report {
     }
 }
 
-/// The report as a mail threaded under the series.
+/// The report as a mail threaded under the series, and its recipients (To and Cc).
 pub(crate) fn reply(
     project: &Project,
     loaded: &Loaded,
     run: Id,
     text: &str,
     from: &Addressee,
-) -> Result<Vec<u8>, String> {
+) -> Result<(Vec<u8>, Vec<String>), String> {
     let head = loaded.head().ok_or("the series has no mail to reply to")?;
     let submitter = &loaded.detail.summary.submitter;
     let settings = &project.report.mail;
@@ -458,5 +458,12 @@ pub(crate) fn reply(
             ("X-Gauntlet-Project".into(), project.name.clone()),
         ],
     };
-    gauntlet_report::compose_reply(&reply).map_err(|e| e.to_string())
+    let recipients = reply
+        .to
+        .iter()
+        .chain(&reply.cc)
+        .map(|a| a.email.clone())
+        .collect();
+    let bytes = gauntlet_report::compose_reply(&reply).map_err(|e| e.to_string())?;
+    Ok((bytes, recipients))
 }

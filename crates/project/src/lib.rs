@@ -31,7 +31,7 @@ pub mod testdef;
 pub mod units;
 mod yaml;
 
-pub use arch::Arch;
+pub use arch::{ARCHES, Arch};
 pub use checks::{CheckSettings, OptionValue};
 pub use error::{Error, Errors, Location};
 pub use project::{

@@ -457,7 +457,7 @@ fn resolve(raw: Raw, path: &Path) -> Result<Config, ConfigError> {
                 mirror: pi
                     .mirror
                     .as_deref()
-                    .map_or_else(|| cache_dir.join("public-inbox").join(&s.name), |m| at(m)),
+                    .map_or_else(|| cache_dir.join("public-inbox").join(&s.name), &at),
             }
         } else if let Some(dir) = s.maildir {
             SourceKind::Maildir { path: at(&dir) }
@@ -545,6 +545,7 @@ fn resolve(raw: Raw, path: &Path) -> Result<Config, ConfigError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

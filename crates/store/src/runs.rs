@@ -277,6 +277,45 @@ impl Store {
     }
 
     /// Records findings of a job.
+    /// Records a queued run's verdict without ending it (the queue ends the run when its last
+    /// job is done).
+    pub async fn set_run_verdict(
+        &self,
+        run: Id,
+        verdict: &str,
+        reason: Option<&str>,
+        details: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            self.stmt("UPDATE runs SET verdict = $1, reason = $2, details = $3 WHERE id = $4"),
+        )
+        .bind(verdict.to_owned())
+        .bind(reason.map(str::to_owned))
+        .bind(details.map(str::to_owned))
+        .bind(run)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets what an earlier attempt of `job` found (a job tried again records it anew).
+    pub async fn delete_findings(&self, job: Id) -> Result<()> {
+        sqlx::query(self.stmt("DELETE FROM findings WHERE job = $1"))
+            .bind(job)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets the test results an earlier attempt of `job` recorded.
+    pub async fn delete_results(&self, job: Id) -> Result<()> {
+        sqlx::query(self.stmt("DELETE FROM results WHERE job = $1"))
+            .bind(job)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn add_findings(&self, run: Id, job: Id, rows: &[FindingRow]) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         let values = rows

@@ -28,7 +28,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::git::{self, Output, bounded, without_hints};
@@ -60,7 +60,7 @@ impl Default for ApplyOptions {
 }
 
 /// A series applied: the base, the resulting head, one entry per patch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Applied {
     pub base: String,
     pub head: String,
@@ -80,7 +80,7 @@ impl Applied {
 }
 
 /// What became of one patch of an applied series.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatchOutcome {
     pub patch: PatchRef,
     /// The commit it made (`None` when it was already applied).
@@ -91,7 +91,7 @@ pub struct PatchOutcome {
 }
 
 /// Why a patch counts as already applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlreadyApplied {
     /// In words: "it makes no change to the tree" or "it does not apply, but …".
     pub reason: String,
@@ -115,7 +115,7 @@ pub enum ApplyFailure {
 }
 
 /// A patch that does not apply, and where.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatchFailure {
     pub patch: PatchRef,
     pub kind: FailureKind,
@@ -125,7 +125,7 @@ pub struct PatchFailure {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// A hunk does not apply (and the three-way fallback could not help).
@@ -137,7 +137,7 @@ pub enum FailureKind {
 }
 
 /// One file of a failed patch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileFailure {
     pub path: String,
     /// The old-file line where each failing hunk starts (`patch failed: FILE:LINE`).

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::apply::{Applied, ApplyFailure, ApplyOptions, PatchFailure};
 use crate::error::Error;
@@ -16,14 +16,14 @@ use crate::patch::Patch;
 use crate::pool::Lease;
 
 /// What the apply stage found, for the store and the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyReport {
     pub outcome: Outcome,
     /// Every base considered, in order, the winner last.
     pub tried: Vec<Attempt>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// The series applies on `base`; the working copy now has it.
@@ -45,7 +45,7 @@ pub enum Outcome {
 }
 
 /// A base: what names it, and the commit it resolved to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Base {
     pub kind: BaseKind,
     /// The commit id of a `base-commit:`, a branch name, or `HEAD`.
@@ -54,7 +54,7 @@ pub struct Base {
     pub commit: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BaseKind {
     /// The series' `base-commit:` trailer.
@@ -82,7 +82,7 @@ impl fmt::Display for Base {
 }
 
 /// One base tried.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     pub base: Base,
     /// Why it was tried.
@@ -90,7 +90,7 @@ pub struct Attempt {
     pub result: AttemptResult,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum AttemptResult {
     Applied,

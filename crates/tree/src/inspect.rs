@@ -25,7 +25,7 @@
 use std::fmt;
 
 use gauntlet_project::Limits;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::binary;
 use crate::patch::{Patch, PatchRef, text};
@@ -55,7 +55,7 @@ impl From<&Limits> for InspectLimits {
 }
 
 /// Why a series is refused: every problem found, in patch order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub struct Refusal {
     pub problems: Vec<Problem>,
 }
@@ -73,7 +73,7 @@ impl fmt::Display for Refusal {
 }
 
 /// One reason to refuse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub patch: PatchRef,
     /// The path concerned, as the patch writes it (none for the series' size).
@@ -93,7 +93,7 @@ impl fmt::Display for Problem {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// A `..` path component.
