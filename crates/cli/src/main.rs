@@ -69,6 +69,8 @@ enum Command {
     Rerun(service_cmd::RunArgs),
     /// Cancel a run (its running jobs stop at their next lease renewal)
     Cancel(service_cmd::RunArgs),
+    /// Set a patch's state as a maintainer (gauntlet never overrides it afterwards)
+    State(service_cmd::StateArgs),
     /// Validate the service's configuration
     #[command(subcommand)]
     Config(service_cmd::ConfigCommand),
@@ -390,6 +392,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rerun(args) => service_cmd::rerun(args).await,
         Command::Cancel(args) => service_cmd::cancel(args).await,
         Command::Config(cmd) => service_cmd::config(cmd),
+        Command::State(args) => service_cmd::state(args).await,
     }
 }
 

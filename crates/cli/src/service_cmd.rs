@@ -44,6 +44,50 @@ pub(crate) struct RunArgs {
     run: Id,
 }
 
+#[derive(Args)]
+pub(crate) struct StateArgs {
+    #[arg(long, short = 'c', env = "GAUNTLET_CONFIG")]
+    config: PathBuf,
+    /// Who decides (recorded; gauntlet never overrides a person's state)
+    #[arg(long)]
+    by: String,
+    #[arg(long)]
+    reason: Option<String>,
+    /// The patch's Message-ID
+    msgid: String,
+    /// New, Under Review, Accepted, Rejected, Changes Requested, Superseded (or their slugs)
+    state: String,
+}
+
+pub(crate) async fn state(args: StateArgs) -> Result<ExitCode> {
+    let Some(state) = gauntlet_store::PatchState::parse(&args.state) else {
+        anyhow::bail!(
+            "{:?} is not a state: New, Under Review, Accepted, Rejected, Changes Requested, Superseded",
+            args.state
+        );
+    };
+    let config = load(&args.config)?;
+    let service = Service::open(config).await?;
+    let msgid = if args.msgid.starts_with('<') {
+        args.msgid.clone()
+    } else {
+        format!("<{}>", args.msgid)
+    };
+    let updated = service
+        .override_state(&msgid, state, &args.by, args.reason)
+        .await?;
+    println!(
+        "{msgid}: {state} (by {}){}",
+        args.by,
+        if updated.is_empty() {
+            String::new()
+        } else {
+            format!(", also on {}", updated.join(", "))
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn load(path: &std::path::Path) -> Result<Config> {
     Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
 }

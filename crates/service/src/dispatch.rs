@@ -6,9 +6,10 @@ use std::collections::HashSet;
 
 use gauntlet_pipeline::Pipeline;
 use gauntlet_project::{Candidate, Project};
-use gauntlet_store::{Id, SeriesFilter, Store, unix_now};
+use gauntlet_store::{Id, SeriesDetail, SeriesFilter, Store, unix_now};
 
 use crate::Error;
+use crate::reporter::Reporter;
 
 /// Series looked at per pass, newest first.
 const WINDOW: i64 = 500;
@@ -18,6 +19,7 @@ pub async fn dispatch(
     store: &Store,
     pipeline: &Pipeline,
     projects: &[Project],
+    reporter: Option<&Reporter>,
 ) -> Result<Vec<Id>, Error> {
     let series = store
         .series_list(&SeriesFilter {
@@ -59,8 +61,15 @@ pub async fn dispatch(
             }
             let run = pipeline.enqueue(project, s.id, unix_now()).await?;
             queued.push(run);
-            // The older revisions' work is moot now.
-            let lineage: Vec<String> = older_keys(store, &detail).await?;
+            // The older revisions' work is moot now, and their patches Superseded.
+            let (lineage, older) = older_revisions(store, &detail).await?;
+            if let Some(reporter) = reporter {
+                for o in &older {
+                    if let Err(e) = reporter.supersede(o, &project.name, s.id).await {
+                        tracing::warn!(series = o.summary.id, "not marked superseded: {e}");
+                    }
+                }
+            }
             if !lineage.is_empty() {
                 let cancelled = store
                     .supersede(
@@ -79,12 +88,13 @@ pub async fn dispatch(
     Ok(queued)
 }
 
-/// The run keys (the head mail's Message-ID) of the earlier revisions of `detail`'s work.
-async fn older_keys(
+/// The earlier revisions of `detail`'s work, and their run keys (the head mail's Message-ID).
+async fn older_revisions(
     store: &Store,
-    detail: &gauntlet_store::SeriesDetail,
-) -> Result<Vec<String>, Error> {
+    detail: &SeriesDetail,
+) -> Result<(Vec<String>, Vec<SeriesDetail>), Error> {
     let mut keys = Vec::new();
+    let mut details = Vec::new();
     for member in &detail.revisions {
         if member.revision >= detail.summary.revision {
             continue;
@@ -96,7 +106,8 @@ async fn older_keys(
                 .map(|c| c.msgid.clone())
                 .or_else(|| older.patches.first().map(|p| p.msgid.clone()));
             keys.extend(head);
+            details.push(older);
         }
     }
-    Ok(keys)
+    Ok((keys, details))
 }

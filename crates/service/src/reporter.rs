@@ -417,7 +417,23 @@ impl Reporter {
             set_by: SetBy::Gauntlet,
             reason: detail.run.reason.clone(),
         };
-        match self.store.set_patch_state(&change, unix_now()).await? {
+        self.change_state(target, &change, patch, &detail.run.id.to_string())
+            .await
+    }
+
+    /// Records `change` (gauntlet's) and makes Patchwork agree, once per `why` (a run, or the
+    /// series that superseded this one); never over a person's change.
+    async fn change_state(
+        &self,
+        target: &PatchworkTarget,
+        change: &NewPatchState,
+        patch: u64,
+        why: &str,
+    ) -> Result<(), Error> {
+        let msgid = change.patch.as_str();
+        let state = change.state;
+        let slug = state.slug();
+        match self.store.set_patch_state(change, unix_now()).await? {
             StateChange::RefusedHuman { by, state } => {
                 tracing::info!(msgid, %by, %state, "state left alone: a person set it");
                 return Ok(());
@@ -426,12 +442,7 @@ impl Reporter {
         }
         let key = delivery_key(
             DeliveryKind::State,
-            &[
-                &target.name,
-                &patch.to_string(),
-                &detail.run.id.to_string(),
-                slug,
-            ],
+            &[&target.name, &patch.to_string(), why, slug],
         );
         let body = StatePayload {
             source: target.name.clone(),
@@ -463,6 +474,48 @@ impl Reporter {
             }
             Err(e) => {
                 self.store.mark_failed(delivery.id, &e.to_string()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The patches of an older revision are Superseded, in the store and on Patchwork
+    /// (unless a person set their state).
+    pub async fn supersede(
+        &self,
+        older: &gauntlet_store::SeriesDetail,
+        project: &str,
+        newer: Id,
+    ) -> Result<(), Error> {
+        let reason = format!("superseded by series {newer}");
+        for p in &older.patches {
+            let change = NewPatchState {
+                patch: p.msgid.clone(),
+                series: older.summary.id,
+                revision: older.summary.revision,
+                project: project.to_owned(),
+                state: PatchState::Superseded,
+                set_by: SetBy::Gauntlet,
+                reason: Some(reason.clone()),
+            };
+            if self.patchwork.is_empty() {
+                if let StateChange::RefusedHuman { by, .. } =
+                    self.store.set_patch_state(&change, unix_now()).await?
+                {
+                    tracing::info!(msgid = %p.msgid, %by, "not marked superseded: a person set its state");
+                }
+                continue;
+            }
+            for target in &self.patchwork {
+                let Some(patch) = target
+                    .client
+                    .patch_by_msgid(&target.project, &p.msgid)
+                    .await?
+                else {
+                    continue;
+                };
+                self.change_state(target, &change, patch.id, &format!("by-{newer}"))
+                    .await?;
             }
         }
         Ok(())

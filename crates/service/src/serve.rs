@@ -143,7 +143,13 @@ impl Service {
         for poller in self.pollers()? {
             mails += poller.poll(&self.store).await.unwrap_or(0);
         }
-        dispatch(&self.store, &self.pipeline, &self.projects).await?;
+        dispatch(
+            &self.store,
+            &self.pipeline,
+            &self.projects,
+            Some(&self.reporter),
+        )
+        .await?;
         Ok(mails)
     }
 
@@ -162,6 +168,63 @@ impl Service {
             .collect()
     }
 
+    /// A maintainer's state for a patch: recorded as theirs (gauntlet never changes it after
+    /// this) and set on every Patchwork that has the patch. Returns the Patchwork instances
+    /// updated.
+    pub async fn override_state(
+        &self,
+        msgid: &str,
+        state: gauntlet_store::PatchState,
+        by: &str,
+        reason: Option<String>,
+    ) -> Result<Vec<String>, Error> {
+        let Some(&series) = self
+            .store
+            .series_of_msgids(&[msgid.to_owned()])
+            .await?
+            .first()
+        else {
+            return Err(Error::Report(format!("no patch {msgid} in the store")));
+        };
+        let detail = self.store.series_detail(series).await?;
+        let revision = detail.as_ref().map_or(1, |d| d.summary.revision);
+        let project = self
+            .store
+            .runs_of_series(series)
+            .await?
+            .first()
+            .map(|r| r.project.clone())
+            .unwrap_or_default();
+        self.store
+            .set_patch_state(
+                &gauntlet_store::NewPatchState {
+                    patch: msgid.to_owned(),
+                    series,
+                    revision,
+                    project,
+                    state,
+                    set_by: gauntlet_store::SetBy::Maintainer(by.to_owned()),
+                    reason,
+                },
+                unix_now(),
+            )
+            .await?;
+        let mut updated = Vec::new();
+        for source in &self.config.sources {
+            let SourceKind::Patchwork { project, .. } = &source.kind else {
+                continue;
+            };
+            let Some((_, client)) = self.patchwork.iter().find(|(n, _)| *n == source.name) else {
+                continue;
+            };
+            if let Some(patch) = client.patch_by_msgid(project, msgid).await? {
+                client.set_patch_state(patch.id, state.slug()).await?;
+                updated.push(source.name.clone());
+            }
+        }
+        Ok(updated)
+    }
+
     /// Runs the whole service until `shutdown`.
     pub async fn serve(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> Result<(), Error> {
         let mut tasks: JoinSet<Result<(), Error>> = JoinSet::new();
@@ -171,8 +234,13 @@ impl Service {
             tasks.spawn(async move {
                 while !*stop.borrow() {
                     if poller.poll(&service.store).await.is_ok()
-                        && let Err(e) =
-                            dispatch(&service.store, &service.pipeline, &service.projects).await
+                        && let Err(e) = dispatch(
+                            &service.store,
+                            &service.pipeline,
+                            &service.projects,
+                            Some(&service.reporter),
+                        )
+                        .await
                     {
                         tracing::warn!("dispatch: {e}");
                     }
@@ -190,8 +258,13 @@ impl Service {
             let mut stop = shutdown.clone();
             tasks.spawn(async move {
                 while !*stop.borrow() {
-                    if let Err(e) =
-                        dispatch(&service.store, &service.pipeline, &service.projects).await
+                    if let Err(e) = dispatch(
+                        &service.store,
+                        &service.pipeline,
+                        &service.projects,
+                        Some(&service.reporter),
+                    )
+                    .await
                     {
                         tracing::warn!("dispatch: {e}");
                     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use gauntlet_ingest::public_inbox::{Archive, ArchiveOptions, Cursors, Source as Inbox};
 use gauntlet_patchwork::{Category, Client, Cursor};
-use gauntlet_store::{Store, unix_now};
+use gauntlet_store::{NewPatchState, PatchState, SetBy, Store, unix_now};
 
 use crate::Error;
 use crate::config::{Source, SourceKind};
@@ -96,9 +96,17 @@ async fn poll_patchwork(
     let mut mails = 0;
     loop {
         let batch = client
-            .events(Some(project), &[Category::SeriesCompleted], &cursor)
+            .events(
+                Some(project),
+                &[Category::SeriesCompleted, Category::PatchStateChanged],
+                &cursor,
+            )
             .await?;
         for event in &batch.events {
+            if event.category == Category::PatchStateChanged {
+                record_human_state(store, project, event).await?;
+                continue;
+            }
             let Some(series) = &event.payload.series else {
                 continue;
             };
@@ -135,6 +143,55 @@ async fn poll_patchwork(
         }
     }
     Ok(mails)
+}
+
+/// A state a person set on Patchwork is recorded as theirs, so that gauntlet never overrides
+/// it; the echo of gauntlet's own change (the same state it last set) is not.
+async fn record_human_state(
+    store: &Store,
+    project: &str,
+    event: &gauntlet_patchwork::Event,
+) -> Result<(), Error> {
+    let (Some(actor), Some(patch), Some(slug)) = (
+        &event.actor,
+        &event.payload.patch,
+        event.payload.current_state.as_deref(),
+    ) else {
+        return Ok(());
+    };
+    let Some(state) = PatchState::parse(slug) else {
+        return Ok(());
+    };
+    let msgid = patch.msgid.trim().to_owned();
+    if let Some(last) = store.patch_state(&msgid).await?
+        && last.change.set_by == SetBy::Gauntlet
+        && last.change.state == state
+    {
+        return Ok(());
+    }
+    let Some(&series) = store
+        .series_of_msgids(std::slice::from_ref(&msgid))
+        .await?
+        .first()
+    else {
+        return Ok(());
+    };
+    let revision = store
+        .series_detail(series)
+        .await?
+        .map_or(1, |d| d.summary.revision);
+    let change = NewPatchState {
+        patch: msgid,
+        series,
+        revision,
+        project: project.to_owned(),
+        state,
+        set_by: SetBy::Patchwork(actor.username.clone()),
+        reason: Some(format!("set on Patchwork by {}", actor.username)),
+    };
+    store.set_patch_state(&change, unix_now()).await?;
+    tracing::info!(patch = %change.patch, %state, by = %actor.username, "a person set a state");
+    Ok(())
 }
 
 async fn poll_inbox(store: &Store, name: &str, archive: &Archive) -> Result<usize, Error> {

@@ -211,4 +211,56 @@ async fn four_students_are_checked_answered_and_marked_exactly_once() {
         4,
         "a series was run again"
     );
+
+    // A maintainer accepts a rejected patch on Patchwork; the series is run again and rejected
+    // again, and gauntlet leaves the maintainer's state alone.
+    let rejected = *w
+        .patches
+        .iter()
+        .find(|p| w.patchwork.patch_state(**p).as_deref() == Some("changes-requested"))
+        .unwrap();
+    let maintainer = w.patchwork.add_user("maintainer", "teacher@example.org");
+    assert!(
+        w.patchwork
+            .change_state(rejected, "accepted", Some(maintainer.id))
+    );
+    let config = load(&w.config, &token);
+    let service = Arc::new(Service::open(config).await.unwrap());
+    service.poll_all().await.unwrap();
+    let client =
+        gauntlet_patchwork::Client::new(&gauntlet_patchwork::ClientConfig::new(w.patchwork.url()))
+            .unwrap();
+    let msgid = client.patch(rejected).await.unwrap().msgid;
+    let recorded = service.store.patch_state(&msgid).await.unwrap().unwrap();
+    assert_eq!(recorded.change.set_by.to_string(), "patchwork:maintainer");
+    let series = service
+        .store
+        .series_of_msgids(&[msgid.clone()])
+        .await
+        .unwrap()[0];
+    let project = service.projects[0].clone();
+    service
+        .pipeline
+        .enqueue(&project, series, gauntlet_store::unix_now())
+        .await
+        .unwrap();
+    let (stop, stopped) = watch::channel(false);
+    let serving = tokio::spawn(service.clone().serve(stopped));
+    let started = Instant::now();
+    while runs_done(&service.store).await.len() < 5 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the rerun did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.send(true).unwrap();
+    serving.await.unwrap().unwrap();
+    assert_eq!(
+        w.patchwork.patch_state(rejected).as_deref(),
+        Some("accepted")
+    );
+    let last = service.store.patch_state(&msgid).await.unwrap().unwrap();
+    assert_eq!(last.change.set_by.to_string(), "patchwork:maintainer");
 }
