@@ -235,7 +235,7 @@ async fn four_students_are_checked_answered_and_marked_exactly_once() {
     assert_eq!(recorded.change.set_by.to_string(), "patchwork:maintainer");
     let series = service
         .store
-        .series_of_msgids(&[msgid.clone()])
+        .series_of_msgids(std::slice::from_ref(&msgid))
         .await
         .unwrap()[0];
     let project = service.projects[0].clone();
