@@ -92,6 +92,9 @@ pub struct Settings {
     /// A LAVA lab that boots and tests the builds marked `lava: true` instead of the local
     /// QEMU (none: QEMU tests them). The image is the one the QEMU lab would boot.
     pub lava: Option<LavaSettings>,
+    /// A git remote every applied submission is pushed to, as
+    /// `gauntlet/<project>/<series>-v<revision>` (none: nothing is published).
+    pub publish: Option<String>,
 }
 
 impl Settings {
@@ -108,6 +111,7 @@ impl Settings {
             logs_url: None,
             qemu: QemuSettings::default(),
             lava: None,
+            publish: None,
         }
     }
 }

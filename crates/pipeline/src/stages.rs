@@ -32,6 +32,9 @@ struct Applied {
     /// The commit the series applies on (none: it did not apply).
     base: Option<String>,
     report: ApplyReport,
+    /// The branch the applied series was pushed to.
+    #[serde(default)]
+    published: Option<String>,
 }
 
 /// What a build job records.
@@ -280,12 +283,44 @@ impl Pipeline {
         loaded: &Loaded,
         dir: &Path,
     ) -> Result<StageResult, Error> {
-        let (report, _lease) = match self.apply(project, None, loaded).await {
+        let (report, lease) = match self.apply(project, None, loaded).await {
             Ok(applied) => applied,
             // git or the mirror failed: the machine's fault, try again.
             Err(reason) => return Err(Error::Infrastructure(reason)),
         };
-        let (status, reason) = report::apply_status(&report);
+        let (status, mut reason) = report::apply_status(&report);
+        // What was tested, for everyone to fetch.
+        let mut published = None;
+        if status == Status::Pass
+            && let (Some(remote), Some(head), Some(base)) = (
+                &self.settings.publish,
+                lease.head(),
+                report::applied_base(&report),
+            )
+        {
+            let publication = gauntlet_tree::publish::Publication {
+                project: project.name.clone(),
+                series_id: loaded.detail.summary.id,
+                revision: loaded.detail.summary.revision,
+                head: head.to_owned(),
+                base,
+            };
+            match gauntlet_tree::publish::publish(
+                lease.path(),
+                remote,
+                &publication,
+                std::time::SystemTime::now(),
+            )
+            .await
+            {
+                Ok(p) => {
+                    reason.push_str(&format!("; published as {}", p.branch));
+                    published = Some(p.branch);
+                }
+                // Publishing is a service to others: the submission is not at fault.
+                Err(e) => tracing::warn!("not published: {e}"),
+            }
+        }
         let log = dir.join("apply.txt");
         std::fs::write(&log, format!("{reason}\n\n{report}\n"))
             .map_err(io(format!("writing {}", log.display())))?;
@@ -294,6 +329,7 @@ impl Pipeline {
                 .then(|| report::applied_base(&report))
                 .flatten(),
             report,
+            published,
         };
         Ok((status, reason, Some(log), json(&applied)))
     }

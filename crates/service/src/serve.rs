@@ -31,6 +31,7 @@ pub struct Service {
     pub projects: Arc<Vec<gauntlet_project::Project>>,
     pub reporter: Arc<Reporter>,
     patchwork: Vec<(String, Arc<Client>)>,
+    last_expiry: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 fn mail_from(text: &str) -> Addressee {
@@ -53,6 +54,7 @@ impl Service {
         settings.outbox = None;
         settings.logs_url = config.public_url.clone();
         settings.lava = config.lava.clone();
+        settings.publish = config.publish.as_ref().map(|p| p.remote.clone());
         settings.qemu = gauntlet_lab::qemu::QemuSettings::from_env(|k| std::env::var_os(k));
         if let Some(mail) = &config.mail {
             settings.mail_from = mail_from(&mail.from);
@@ -106,6 +108,7 @@ impl Service {
             projects,
             reporter,
             patchwork,
+            last_expiry: std::sync::Mutex::new(None),
         })
     }
 
@@ -225,6 +228,52 @@ impl Service {
         Ok(updated)
     }
 
+    /// Deletes the published branches older than `publish.max_age` (at most once an hour).
+    async fn expire_published(&self) {
+        let Some(publish) = &self.config.publish else {
+            return;
+        };
+        let Some(max_age) = publish.max_age else {
+            return;
+        };
+        {
+            let Ok(mut last) = self.last_expiry.lock() else {
+                return;
+            };
+            if last.is_some_and(|t| t.elapsed() < Duration::from_secs(3600)) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        for project in self.projects.iter() {
+            let Some(tree) = &project.tree else {
+                continue;
+            };
+            let Ok(mirror) =
+                gauntlet_tree::Mirror::open(&self.config.cache_dir, &tree.source).await
+            else {
+                continue;
+            };
+            match gauntlet_tree::publish::expire(
+                mirror.path(),
+                &publish.remote,
+                &project.name,
+                max_age,
+                std::time::SystemTime::now(),
+            )
+            .await
+            {
+                Ok(gone) if !gone.is_empty() => {
+                    tracing::info!(project = %project.name, branches = gone.len(), "old published branches deleted")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(project = %project.name, "expiring published branches: {e}")
+                }
+            }
+        }
+    }
+
     /// Runs the whole service until `shutdown`.
     pub async fn serve(self: Arc<Self>, shutdown: watch::Receiver<bool>) -> Result<(), Error> {
         let mut tasks: JoinSet<Result<(), Error>> = JoinSet::new();
@@ -271,6 +320,7 @@ impl Service {
                     if let Err(e) = service.reporter.retry_pending().await {
                         tracing::warn!("retrying deliveries: {e}");
                     }
+                    service.expire_published().await;
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(5)) => {}
                         _ = stop.changed() => {}

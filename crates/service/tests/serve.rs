@@ -25,6 +25,8 @@ struct World {
     sink: Sink,
     /// Every patch of the four series, on Patchwork.
     patches: Vec<u64>,
+    /// The remote applied submissions are published to.
+    published: std::path::PathBuf,
 }
 
 async fn world() -> World {
@@ -50,6 +52,15 @@ async fn world() -> World {
         patches.extend(added.patches);
     }
     let sink = Sink::start().await.unwrap();
+    let published = dir.path().join("published.git");
+    assert!(
+        std::process::Command::new("git")
+            .args(["init", "-q", "--bare"])
+            .arg(&published)
+            .status()
+            .unwrap()
+            .success()
+    );
     let config = dir.path().join("gauntlet.yaml");
     std::fs::write(
         &config,
@@ -61,7 +72,9 @@ async fn world() -> World {
              project: course\n      token: ${{PW_TOKEN}}\n\
              projects: [{project}]\n\
              mail:\n  from: gauntlet <ci@example.org>\n  smtp: {{host: 127.0.0.1, port: {port}, \
-             security: none, timeout: 10s}}\n",
+             security: none, timeout: 10s}}\n\
+             publish: {{remote: {published}, max_age: 30days}}\n",
+            published = published.display(),
             db = dir.path().join("gauntlet.db").display(),
             url = patchwork.url(),
             project = sample.project.display(),
@@ -75,6 +88,7 @@ async fn world() -> World {
         patchwork,
         token: robot.token,
         sink,
+        published,
         patches,
     }
 }
@@ -191,6 +205,21 @@ async fn four_students_are_checked_answered_and_marked_exactly_once() {
         assert!(mail.text().contains("Hello Course"), "{}", mail.text());
     }
     let writes = w.patchwork.writes().len();
+
+    // The three series that applied were published, their base in a note.
+    let refs = std::process::Command::new("git")
+        .args(["ls-remote", "--heads"])
+        .arg(&w.published)
+        .output()
+        .unwrap();
+    let refs = String::from_utf8_lossy(&refs.stdout).into_owned();
+    assert_eq!(
+        refs.lines()
+            .filter(|l| l.contains("refs/heads/gauntlet/hello-course/"))
+            .count(),
+        3,
+        "{refs}"
+    );
 
     // Started again on the same database: nothing is told twice.
     let config = load(&w.config, &token);
