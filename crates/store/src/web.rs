@@ -36,7 +36,7 @@ pub struct RunFilter {
     pub project: Option<String>,
     /// One of [`SUBMISSION_STATES`]; another word matches nothing.
     pub state: Option<String>,
-    /// The submitter's address (any case) or name (exactly).
+    /// The submitter's address (any case), or name (exactly, when it has no `@`).
     pub submitter: Option<String>,
     /// A Message-ID (of any patch or cover letter of the series, with or without `<>`), or a
     /// part of the series' name (any case).
@@ -124,7 +124,7 @@ pub struct FindingEntry {
 #[derive(Debug, Clone, Default)]
 pub struct SeriesPageFilter {
     pub list_id: Option<String>,
-    /// The submitter's address (any case) or name (exactly).
+    /// The submitter's address (any case), or name (exactly, when it has no `@`).
     pub submitter: Option<String>,
     /// A part of the series' name (any case).
     pub search: Option<String>,
@@ -215,11 +215,19 @@ impl Where {
     }
 }
 
-fn submitter_clause(w: &mut Where, who: &str) {
-    w.add(
-        "(LOWER(p.email) = {} OR p.name = {})",
-        vec![V::T(who.trim().to_lowercase()), V::T(who.trim().to_owned())],
-    );
+/// `template` with `{people}` replaced by a query of the people who are `who`: an address (any
+/// case, through the unique index on `email_key`), else a name (exactly).
+fn submitter_clause(w: &mut Where, template: &str, who: &str) {
+    let who = who.trim();
+    let (people, value) = if who.contains('@') {
+        (
+            "SELECT id FROM people WHERE email_key = {}",
+            who.to_lowercase(),
+        )
+    } else {
+        ("SELECT id FROM people WHERE name = {}", who.to_owned())
+    };
+    w.add(&template.replace("{people}", people), vec![V::T(value)]);
 }
 
 impl Store {
@@ -240,7 +248,11 @@ impl Store {
             ),
         }
         if let Some(who) = &filter.submitter {
-            submitter_clause(&mut w, who);
+            submitter_clause(
+                &mut w,
+                "r.series IN (SELECT id FROM series WHERE submitter IN ({people}))",
+                who,
+            );
         }
         if let Some(text) = filter
             .search
@@ -461,7 +473,7 @@ impl Store {
             w.add("l.list_id = {}", vec![V::T(list.clone())]);
         }
         if let Some(who) = &filter.submitter {
-            submitter_clause(&mut w, who);
+            submitter_clause(&mut w, "s.submitter IN ({people})", who);
         }
         if let Some(text) = filter
             .search
@@ -495,11 +507,14 @@ impl Store {
         Ok(list)
     }
 
-    /// The newest jobs that ended in ERROR (the infrastructure failed), newest first.
-    pub async fn recent_errors(&self, limit: i64) -> Result<Vec<JobRow>> {
+    /// The jobs that ended in ERROR (the infrastructure failed) among the newest `among` jobs,
+    /// newest first (a bounded read, whatever the size of the store).
+    pub async fn recent_errors(&self, limit: i64, among: i64) -> Result<Vec<JobRow>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'ERROR' ORDER BY id DESC LIMIT $1"
+            "SELECT {JOB_COLUMNS} FROM (SELECT {JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT $1) \
+             AS recent WHERE status = 'ERROR' ORDER BY id DESC LIMIT $2"
         )))
+        .bind(among.max(1))
         .bind(limit.max(1))
         .fetch_all(&self.pool)
         .await?;

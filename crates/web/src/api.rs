@@ -474,21 +474,36 @@ pub(crate) struct Status {
     recent_errors: Vec<Job>,
 }
 
+/// Jobs the status page looks through for errors.
+const ERRORS_AMONG: i64 = 10_000;
+/// How long the status page's counts are kept (counting 100,000 runs takes a while).
+const STATUS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(crate) async fn status_of(app: &App) -> Result<Status> {
+    if let Ok(cached) = app.status.lock()
+        && let Some((at, status)) = &*cached
+        && at.elapsed() < STATUS_TTL
+    {
+        return Ok(status.clone());
+    }
     let counts = app.store.web_counts().await?;
-    let errors = app.store.recent_errors(20).await?;
+    let errors = app.store.recent_errors(20, ERRORS_AMONG).await?;
     let count = |v: Vec<(String, i64)>| {
         v.into_iter()
             .map(|(state, count)| Count { state, count })
             .collect()
     };
-    Ok(Status {
+    let status = Status {
         runs: count(counts.runs),
         jobs: count(counts.jobs),
         series: counts.series,
         mails: counts.mails,
         recent_errors: errors.iter().map(|j| Job::new(j, false)).collect(),
-    })
+    };
+    if let Ok(mut cached) = app.status.lock() {
+        *cached = Some((std::time::Instant::now(), status.clone()));
+    }
+    Ok(status)
 }
 
 async fn status(State(app): State<App>) -> ApiResult {

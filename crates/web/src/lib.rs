@@ -53,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) artifacts: PathBuf,
     pub(crate) title: String,
     pub(crate) indexes: logs::IndexCache,
+    /// The status page's counts, and when they were made.
+    pub(crate) status: std::sync::Mutex<Option<(std::time::Instant, api::Status)>>,
 }
 
 pub(crate) type App = Arc<Shared>;
@@ -145,6 +147,7 @@ pub fn router(state: WebState) -> Router {
         artifacts: state.artifacts,
         title: state.title,
         indexes: logs::IndexCache::default(),
+        status: std::sync::Mutex::new(None),
     });
     Router::new()
         .merge(pages::routes())
