@@ -1,4 +1,4 @@
-//! `/metrics` in Prometheus' text format: runs by state, jobs by stage and state, the queue's
+//! `/metrics` in Prometheus' text format (served with the web pages): runs by state, jobs by stage and state, the queue's
 //! depth and latency, job durations by stage, workers, and each source's last poll.
 
 use std::fmt::Write as _;
@@ -108,15 +108,18 @@ async fn metrics(State(store): State<Store>) -> impl IntoResponse {
     }
 }
 
-/// Serves `/metrics` on `listen` until `shutdown`.
+/// Serves `/metrics` and the web pages and API (`gauntlet_web`) on `listen` until `shutdown`.
 pub async fn serve(
     store: Store,
+    artifacts: std::path::PathBuf,
     listen: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), Error> {
+    let web = gauntlet_web::router(gauntlet_web::WebState::new(store.clone(), artifacts));
     let app = Router::new()
         .route("/metrics", get(metrics))
-        .with_state(store);
+        .with_state(store)
+        .merge(web);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| Error::Io {

@@ -314,32 +314,7 @@ impl Reporter {
                     target_url: target_url.clone(),
                     description: Some(description.clone()),
                 };
-                let key = delivery_key(
-                    DeliveryKind::Check,
-                    &[
-                        &target.name,
-                        &patch.id.to_string(),
-                        CHECK_CONTEXT,
-                        &run.to_string(),
-                        state.as_str(),
-                    ],
-                );
-                let body = CheckPayload {
-                    source: target.name.clone(),
-                    patch: patch.id,
-                    check,
-                };
-                let (delivery, _) = self
-                    .store
-                    .intend(
-                        &key,
-                        DeliveryKind::Check,
-                        &format!("{}/patches/{}", target.client.server(), patch.id),
-                        &payload(&body),
-                        unix_now(),
-                    )
-                    .await?;
-                self.deliver_check(target, &delivery, &body).await?;
+                self.post_check(target, patch.id, run, check).await?;
             }
             // The patches' states, unless a person set them.
             if let Some(slug) = &new_state {
@@ -354,6 +329,128 @@ impl Reporter {
                     self.set_state(target, detail, &p.msgid, patch.id, slug)
                         .await?;
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Posts `check` on `patch` once per (run, context, state).
+    async fn post_check(
+        &self,
+        target: &PatchworkTarget,
+        patch: u64,
+        run: Id,
+        check: NewCheck,
+    ) -> Result<(), Error> {
+        let key = delivery_key(
+            DeliveryKind::Check,
+            &[
+                &target.name,
+                &patch.to_string(),
+                &check.context,
+                &run.to_string(),
+                check.state.as_str(),
+            ],
+        );
+        let body = CheckPayload {
+            source: target.name.clone(),
+            patch,
+            check,
+        };
+        let (delivery, _) = self
+            .store
+            .intend(
+                &key,
+                DeliveryKind::Check,
+                &format!("{}/patches/{patch}", target.client.server()),
+                &payload(&body),
+                unix_now(),
+            )
+            .await?;
+        self.deliver_check(target, &delivery, &body).await
+    }
+
+    /// A stage's own check on the series' patches: pending when its job starts (`end` none),
+    /// its result when it ends. The checks stage says per patch what it found in that patch.
+    pub async fn stage_check(
+        &self,
+        run: Id,
+        stage: &str,
+        name: &str,
+        end: Option<&gauntlet_store::JobEnd>,
+    ) -> Result<(), Error> {
+        if self.patchwork.is_empty() || stage == "report" {
+            return Ok(());
+        }
+        let Some(detail) = self.store.run_detail(run).await? else {
+            return Ok(());
+        };
+        let Some(series) = self.store.series_detail(detail.run.series).await? else {
+            return Ok(());
+        };
+        let context = if stage == name {
+            format!("{CHECK_CONTEXT}-{stage}")
+        } else {
+            gauntlet_patchwork::context_slug(&format!("{CHECK_CONTEXT}-{stage}-{name}"))
+        };
+        let target_url = self
+            .public_url
+            .as_ref()
+            .map(|u| format!("{}/runs/{run}", u.trim_end_matches('/')));
+        let findings = match (stage, end) {
+            ("checks", Some(_)) => detail.findings.iter().map(|(_, f)| f.clone()).collect(),
+            _ => Vec::new(),
+        };
+        for target in &self.patchwork {
+            for p in &series.patches {
+                let Some(patch) = target
+                    .client
+                    .patch_by_msgid(&target.project, &p.msgid)
+                    .await?
+                else {
+                    continue;
+                };
+                let (state, description) = match end {
+                    None => (CheckState::Pending, format!("{stage} {name}: running")),
+                    Some(end) if stage == "checks" => {
+                        // This patch's own findings.
+                        let mine: Vec<_> = findings
+                            .iter()
+                            .filter(|f| f.msgid.as_deref() == Some(p.msgid.as_str()))
+                            .collect();
+                        let worst = if mine.iter().any(|f| f.severity == "error") {
+                            CheckState::Fail
+                        } else if mine.iter().any(|f| f.severity == "warning")
+                            || end.status == "ERROR"
+                        {
+                            CheckState::Warning
+                        } else {
+                            CheckState::Success
+                        };
+                        let text = match mine.first() {
+                            Some(f) => {
+                                format!("{} finding(s): {}: {}", mine.len(), f.check, f.message)
+                            }
+                            None => "no finding in this patch".to_owned(),
+                        };
+                        (worst, text)
+                    }
+                    Some(end) => (
+                        match end.status.as_str() {
+                            "PASS" | "DONE" => CheckState::Success,
+                            "FAIL" => CheckState::Fail,
+                            _ => CheckState::Warning,
+                        },
+                        format!("{} {}", end.status, end.reason.clone().unwrap_or_default()),
+                    ),
+                };
+                let check = NewCheck {
+                    state,
+                    context: context.clone(),
+                    target_url: target_url.clone(),
+                    description: Some(description.chars().take(200).collect()),
+                };
+                self.post_check(target, patch.id, run, check).await?;
             }
         }
         Ok(())

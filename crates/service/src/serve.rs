@@ -32,6 +32,8 @@ pub struct Service {
     pub reporter: Arc<Reporter>,
     patchwork: Vec<(String, Arc<Client>)>,
     last_expiry: std::sync::Mutex<Option<std::time::Instant>>,
+    /// One dispatcher at a time: two would both see a series without a run and queue it twice.
+    dispatching: tokio::sync::Mutex<()>,
 }
 
 fn mail_from(text: &str) -> Addressee {
@@ -109,6 +111,7 @@ impl Service {
             reporter,
             patchwork,
             last_expiry: std::sync::Mutex::new(None),
+            dispatching: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -140,19 +143,25 @@ impl Service {
         )
     }
 
-    /// One pass of every source, then of the dispatcher (for tests and `--once`).
-    pub async fn poll_all(&self) -> Result<usize, Error> {
-        let mut mails = 0;
-        for poller in self.pollers()? {
-            mails += poller.poll(&self.store).await.unwrap_or(0);
-        }
+    /// Queues what is new (one dispatcher at a time).
+    pub async fn dispatch(&self) -> Result<Vec<gauntlet_store::Id>, Error> {
+        let _one = self.dispatching.lock().await;
         dispatch(
             &self.store,
             &self.pipeline,
             &self.projects,
             Some(&self.reporter),
         )
-        .await?;
+        .await
+    }
+
+    /// One pass of every source, then of the dispatcher (for tests).
+    pub async fn poll_all(&self) -> Result<usize, Error> {
+        let mut mails = 0;
+        for poller in self.pollers()? {
+            mails += poller.poll(&self.store).await.unwrap_or(0);
+        }
+        self.dispatch().await?;
         Ok(mails)
     }
 
@@ -283,13 +292,7 @@ impl Service {
             tasks.spawn(async move {
                 while !*stop.borrow() {
                     if poller.poll(&service.store).await.is_ok()
-                        && let Err(e) = dispatch(
-                            &service.store,
-                            &service.pipeline,
-                            &service.projects,
-                            Some(&service.reporter),
-                        )
-                        .await
+                        && let Err(e) = service.dispatch().await
                     {
                         tracing::warn!("dispatch: {e}");
                     }
@@ -307,14 +310,7 @@ impl Service {
             let mut stop = shutdown.clone();
             tasks.spawn(async move {
                 while !*stop.borrow() {
-                    if let Err(e) = dispatch(
-                        &service.store,
-                        &service.pipeline,
-                        &service.projects,
-                        Some(&service.reporter),
-                    )
-                    .await
-                    {
+                    if let Err(e) = service.dispatch().await {
                         tracing::warn!("dispatch: {e}");
                     }
                     if let Err(e) = service.reporter.retry_pending().await {
@@ -340,8 +336,9 @@ impl Service {
         {
             let store = self.store.clone();
             let listen = self.config.listen;
+            let artifacts = self.config.data_dir.join("artifacts");
             let stop = shutdown.clone();
-            tasks.spawn(async move { metrics::serve(store, listen, stop).await });
+            tasks.spawn(async move { metrics::serve(store, artifacts, listen, stop).await });
         }
         tracing::info!(
             sources = self.config.sources.len(),

@@ -130,6 +130,13 @@ impl Worker {
             return Ok(());
         };
 
+        if let Some(reporter) = &self.reporter
+            && let Err(e) = reporter
+                .stage_check(claimed.run, &claimed.job.stage, &claimed.job.name, None)
+                .await
+        {
+            tracing::warn!(run = claimed.run, "pending check not posted: {e}");
+        }
         let (stop_tx, mut stop_rx) = watch::channel(None::<Renewal>);
         let renewer = {
             let store = self.store.clone();
@@ -159,11 +166,22 @@ impl Worker {
             Some(Ok(executed)) => {
                 // The report job reports before it completes: if this worker dies meanwhile,
                 // the job is taken again and the ledger keeps anything from being told twice.
-                if executed.verdict.is_some()
-                    && let Some(reporter) = &self.reporter
-                    && let Err(e) = reporter.report_run(claimed.run).await
-                {
-                    tracing::warn!(run = claimed.run, "reporting failed: {e}");
+                if let Some(reporter) = &self.reporter {
+                    let reported = if executed.verdict.is_some() {
+                        reporter.report_run(claimed.run).await
+                    } else {
+                        reporter
+                            .stage_check(
+                                claimed.run,
+                                &claimed.job.stage,
+                                &claimed.job.name,
+                                Some(&executed.end),
+                            )
+                            .await
+                    };
+                    if let Err(e) = reported {
+                        tracing::warn!(run = claimed.run, "reporting failed: {e}");
+                    }
                 }
                 self.store.complete(&lease, &executed.end, now).await?
             }
