@@ -733,6 +733,16 @@ async fn powerpc64le_boots_and_runs_a_definition() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn powerpc64_big_endian_boots_and_runs_a_definition() {
+    other_arch(
+        "powerpc64_big_endian_boots_and_runs_a_definition",
+        &kernels::PPC64,
+        "ppc64",
+    )
+    .await;
+}
+
 const HELLO_C: &str =
     "#include <stdio.h>\nint main(void) { puts(\"hello from a static program\"); return 0; }\n";
 

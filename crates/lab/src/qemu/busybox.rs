@@ -210,9 +210,10 @@ impl BusyboxSearch {
 /// What to install or run to get a busybox for `arch`.
 fn install_hint(arch: &str, is_host: bool) -> String {
     match arch {
-        "powerpc64" => "Debian has no big-endian ppc64 port, hence no busybox-static for \
-                        powerpc64: boot-test powerpc64le instead, or put a static big-endian \
-                        busybox at $GAUNTLET_BUSYBOX_DIR/powerpc64/busybox"
+        "powerpc64" => "Debian has no big-endian ppc64 port, hence no busybox-static package for \
+                        powerpc64: run .ci/guest-busybox (it builds Debian's busybox source \
+                        with the ppc64 cross compiler), or put a static big-endian busybox at \
+                        $GAUNTLET_BUSYBOX_DIR/powerpc64/busybox"
             .to_owned(),
         _ if is_host => "install Debian's busybox-static (apt-get install busybox-static), or run \
                          .ci/guest-busybox"

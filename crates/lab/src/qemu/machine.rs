@@ -83,7 +83,7 @@ const PSERIES: &str =
 ///   firmware); `-machine microvm` 1.54 s, and its reset does not end QEMU; `q35` 1.60 s;
 ///   `-cpu max` 1.68 s. What does help is an uncompressed initramfs (1.31 s), which the lab uses.
 /// * **arm64**: `virt` with a Cortex-A57, the PL011 UART as `ttyAMA0`, PSCI to power off.
-/// * **powerpc64le** (and powerpc64, which has no guest busybox in Debian): `pseries` with its
+/// * **powerpc64le** and **powerpc64** (big-endian; its busybox is built by `.ci/guest-busybox`): `pseries` with its
 ///   hypervisor console `hvc0` (spapr-vty), RTAS to power off, and QEMU's small Virtual Open
 ///   Firmware instead of SLOF (`x-vof=on`: measured 0.8–0.9 s to the done marker against
 ///   5.4–6.6 s with SLOF). VOF leaves the NVRAM blank, which the kernel reports as

@@ -87,6 +87,18 @@ CONFIG_KUNIT_EXAMPLE_TEST=y
 ",
 };
 
+/// A `pseries` fragment of either endianness.
+macro_rules! pseries_fragment {
+    ($endian:literal) => {
+        concat!(
+            "CONFIG_PPC64=y\nCONFIG_PPC_BOOK3S_64=y\n",
+            $endian,
+            "\n",
+            "CONFIG_ALTIVEC=y\nCONFIG_VSX=y\nCONFIG_PPC_PSERIES=y\nCONFIG_PPC_OF_BOOT_TRAMPOLINE=y\nCONFIG_HVC_CONSOLE=y\nCONFIG_PRINTK=y\nCONFIG_TTY=y\nCONFIG_BLK_DEV_INITRD=y\nCONFIG_RD_GZIP=y\nCONFIG_BINFMT_ELF=y\nCONFIG_BINFMT_SCRIPT=y\nCONFIG_PROC_FS=y\nCONFIG_SYSFS=y\nCONFIG_DEVTMPFS=y\nCONFIG_DEVTMPFS_MOUNT=y\nCONFIG_KUNIT=y\nCONFIG_KUNIT_EXAMPLE_TEST=y\n"
+        )
+    };
+}
+
 /// powerpc64le `pseries`: 64-bit Book3S, little endian, AltiVec and VSX (Debian's ppc64el user
 /// space is built for POWER8 and uses them: without, busybox dies of an illegal instruction),
 /// the pSeries platform (RTAS to power
@@ -100,27 +112,19 @@ pub(crate) const PPC64LE: KernelSpec = KernelSpec {
     host_arch: "powerpc64le",
     target: "vmlinux",
     image: "vmlinux",
-    fragment: "CONFIG_PPC64=y
-CONFIG_PPC_BOOK3S_64=y
-CONFIG_CPU_LITTLE_ENDIAN=y
-CONFIG_ALTIVEC=y
-CONFIG_VSX=y
-CONFIG_PPC_PSERIES=y
-CONFIG_PPC_OF_BOOT_TRAMPOLINE=y
-CONFIG_HVC_CONSOLE=y
-CONFIG_PRINTK=y
-CONFIG_TTY=y
-CONFIG_BLK_DEV_INITRD=y
-CONFIG_RD_GZIP=y
-CONFIG_BINFMT_ELF=y
-CONFIG_BINFMT_SCRIPT=y
-CONFIG_PROC_FS=y
-CONFIG_SYSFS=y
-CONFIG_DEVTMPFS=y
-CONFIG_DEVTMPFS_MOUNT=y
-CONFIG_KUNIT=y
-CONFIG_KUNIT_EXAMPLE_TEST=y
-",
+    fragment: pseries_fragment!("CONFIG_CPU_LITTLE_ENDIAN=y"),
+};
+
+/// powerpc64 (big-endian) `pseries`: as powerpc64le, big-endian (its busybox is built from
+/// Debian's source by `.ci/guest-busybox`: Debian has no ppc64 port).
+pub(crate) const PPC64: KernelSpec = KernelSpec {
+    arch: "powerpc64",
+    kernel_arch: "powerpc",
+    triplet: "powerpc64-linux-gnu",
+    host_arch: "powerpc64",
+    target: "vmlinux",
+    image: "vmlinux",
+    fragment: pseries_fragment!("CONFIG_CPU_BIG_ENDIAN=y"),
 };
 
 pub(crate) fn env_path(key: &str) -> Option<PathBuf> {
