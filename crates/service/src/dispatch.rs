@@ -43,13 +43,12 @@ pub async fn dispatch(
         let Some(detail) = store.series_detail(s.id).await? else {
             continue;
         };
-        // TODO(service): the subject's tags and the touched paths are not in the series
-        // summary yet; projects that select by them take nothing from the service.
+        let (tags, paths) = tags_and_paths(store, &detail).await?;
         let candidate = Candidate {
             list_id: Some(s.list_id.as_str()).filter(|l| !l.is_empty()),
             patchwork_project: None,
-            subject_tags: &[],
-            paths: &[],
+            subject_tags: &tags,
+            paths: &paths,
         };
         for project in projects {
             if existing.contains(&project.name) {
@@ -110,4 +109,46 @@ async fn older_revisions(
         }
     }
     Ok((keys, details))
+}
+
+/// The subject's tags (of the cover letter, else the first patch) and every file the patches
+/// touch: what `accepts.subject_tags` and `accepts.paths` select by.
+async fn tags_and_paths(
+    store: &Store,
+    detail: &SeriesDetail,
+) -> Result<(Vec<String>, Vec<String>), Error> {
+    let mut ids: Vec<Id> = detail.patches.iter().map(|p| p.mail).collect();
+    if let Some(cover) = &detail.cover {
+        ids.push(cover.mail);
+    }
+    let raws = store.raw_mails(&ids).await?;
+    let options = gauntlet_mail::ParseOptions::default();
+    let head = detail
+        .cover
+        .as_ref()
+        .or(detail.patches.first())
+        .and_then(|m| raws.get(&m.mail));
+    let tags = head
+        .map(|raw| gauntlet_mail::parse(raw, &options).prefixes)
+        .unwrap_or_default();
+    let mut paths = Vec::new();
+    for p in &detail.patches {
+        let Some(raw) = raws.get(&p.mail) else {
+            continue;
+        };
+        let mail = gauntlet_mail::parse(raw, &options);
+        for line in mail.content.diff.as_deref().unwrap_or("").lines() {
+            // `diff --git a/OLD b/NEW`, or a plain diff's `+++ b/NEW`.
+            let path = line
+                .strip_prefix("diff --git ")
+                .and_then(|rest| rest.rsplit_once(" b/").map(|(_, new)| new))
+                .or_else(|| line.strip_prefix("+++ b/"));
+            if let Some(path) = path
+                && !paths.iter().any(|known: &String| known == path)
+            {
+                paths.push(path.to_owned());
+            }
+        }
+    }
+    Ok((tags, paths))
 }
