@@ -12,6 +12,7 @@
 
 mod api;
 pub use api::OPENAPI;
+mod live;
 pub mod logs;
 mod pages;
 mod query;
@@ -35,6 +36,8 @@ pub struct WebState {
     pub artifacts: PathBuf,
     /// Shown in the pages' header.
     pub title: String,
+    /// How often a live page's event stream (`/runs/{id}/events`) reads the store.
+    pub events_interval: std::time::Duration,
 }
 
 impl WebState {
@@ -43,6 +46,7 @@ impl WebState {
             store,
             artifacts: artifacts.into(),
             title: "gauntlet".to_owned(),
+            events_interval: std::time::Duration::from_millis(500),
         }
     }
 }
@@ -53,6 +57,7 @@ pub(crate) struct Shared {
     pub(crate) artifacts: PathBuf,
     pub(crate) title: String,
     pub(crate) indexes: logs::IndexCache,
+    pub(crate) events_interval: std::time::Duration,
     /// The status page's counts, and when they were made.
     pub(crate) status: std::sync::Mutex<Option<(std::time::Instant, api::Status)>>,
 }
@@ -147,6 +152,7 @@ pub fn router(state: WebState) -> Router {
         artifacts: state.artifacts,
         title: state.title,
         indexes: logs::IndexCache::default(),
+        events_interval: state.events_interval,
         status: std::sync::Mutex::new(None),
     });
     Router::new()

@@ -20,6 +20,7 @@ use crate::{App, Error, Result, submission};
 
 const STYLE: &str = include_str!("../static/style.css");
 const LOG_JS: &str = include_str!("../static/log.js");
+const LIVE_JS: &str = include_str!("../static/live.js");
 
 /// Lines the log viewer shows by default.
 const WINDOW: u64 = 1000;
@@ -30,6 +31,7 @@ pub(crate) fn routes() -> Router<App> {
     Router::new()
         .route("/", get(list))
         .route("/runs/{id}", get(run_page))
+        .route("/runs/{id}/events", get(crate::live::run_events))
         .route("/series/{id}", get(series_page))
         .route("/jobs/{id}/log", get(job_log))
         .route("/jobs/{id}/log.txt", get(job_log_raw))
@@ -38,6 +40,7 @@ pub(crate) fn routes() -> Router<App> {
         .route("/status", get(status))
         .route("/static/style.css", get(style))
         .route("/static/log.js", get(log_js))
+        .route("/static/live.js", get(live_js))
 }
 
 /// An error as a page.
@@ -76,9 +79,9 @@ impl IntoResponse for PageError {
     }
 }
 
-type PageResult<T = Response> = std::result::Result<T, PageError>;
+pub(crate) type PageResult<T = Response> = std::result::Result<T, PageError>;
 
-fn id_of(text: &str) -> Result<Id> {
+pub(crate) fn id_of(text: &str) -> Result<Id> {
     text.parse()
         .map_err(|_| Error::NotFound(format!("no such id: {text:?}")))
 }
@@ -460,4 +463,8 @@ async fn style() -> Response {
 
 async fn log_js() -> Response {
     asset("text/javascript; charset=utf-8", LOG_JS)
+}
+
+async fn live_js() -> Response {
+    asset("text/javascript; charset=utf-8", LIVE_JS)
 }
