@@ -11,6 +11,7 @@ mod output;
 mod pipeline_cmd;
 mod project_cmd;
 mod service_cmd;
+mod token_cmd;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -77,6 +78,9 @@ enum Command {
     /// Expand LKP job files into atomic jobs, or compile one to a shell script
     #[command(subcommand)]
     Job(job_cmd::JobCommand),
+    /// Issue, list and revoke the web API's tokens (for rerun and cancel)
+    #[command(subcommand)]
+    Token(token_cmd::TokenCommand),
 }
 
 #[derive(Args)]
@@ -393,6 +397,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cancel(args) => service_cmd::cancel(args).await,
         Command::Config(cmd) => service_cmd::config(cmd),
         Command::State(args) => service_cmd::state(args).await,
+        Command::Token(cmd) => done(token_cmd::run(&cli.db, cmd).await),
     }
 }
 

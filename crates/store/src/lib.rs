@@ -20,6 +20,7 @@ mod sql;
 mod states;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tokens;
 mod web;
 mod workers;
 
@@ -43,6 +44,7 @@ pub use read::{
 };
 pub use runs::{FindingRow, JobEnd, JobRow, NewJob, NewRun, ResultRow, RunDetail, RunSummary};
 pub use states::{NewPatchState, PatchState, PatchStateRow, SetBy, StateChange};
+pub use tokens::{TOKEN_PREFIX, TokenInfo};
 pub use web::{
     FindingEntry, JobFilter, ResultEntry, ResultFilter, RunFilter, SUBMISSION_STATES,
     SeriesPageFilter, SubmissionRow, WebCounts, submission_state,
