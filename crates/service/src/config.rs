@@ -149,6 +149,17 @@ pub struct Config {
     /// The LAVA lab for `lava: true` builds (none: the local QEMU lab).
     pub lava: Option<LavaSettings>,
     pub publish: Option<Publish>,
+    pub web: Web,
+}
+
+/// The web pages and API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Web {
+    /// Every page and API read needs a token too (`gauntlet token create`); the write
+    /// actions always do.
+    #[serde(default)]
+    pub private_reads: bool,
 }
 
 mod defaults {
@@ -215,6 +226,8 @@ struct Raw {
     lava: Option<LavaSettings>,
     #[serde(default)]
     publish: Option<RawPublish>,
+    #[serde(default)]
+    web: Web,
 }
 
 #[derive(Deserialize)]
@@ -541,6 +554,7 @@ fn resolve(raw: Raw, path: &Path) -> Result<Config, ConfigError> {
         mail,
         lava: raw.lava,
         publish,
+        web: raw.web,
     })
 }
 

@@ -108,14 +108,65 @@ async fn metrics(State(store): State<Store>) -> impl IntoResponse {
     }
 }
 
+/// Rerun and cancel for the web's write API, as the service does them.
+pub struct ServiceActions {
+    pub store: Store,
+    pub pipeline: std::sync::Arc<gauntlet_pipeline::Pipeline>,
+    pub projects: std::sync::Arc<Vec<gauntlet_project::Project>>,
+}
+
+impl gauntlet_web::Actions for ServiceActions {
+    fn rerun(
+        &self,
+        run: gauntlet_store::Id,
+    ) -> futures::future::BoxFuture<'_, Result<gauntlet_store::Id, gauntlet_web::ActionError>> {
+        Box::pin(async move {
+            use gauntlet_web::ActionError;
+            let detail = self
+                .store
+                .run_detail(run)
+                .await
+                .map_err(|e| ActionError::Failed(e.to_string()))?
+                .ok_or_else(|| ActionError::NotFound(format!("no run {run}")))?;
+            let project = self
+                .projects
+                .iter()
+                .find(|p| p.name == detail.run.project)
+                .ok_or_else(|| {
+                    ActionError::Conflict(format!(
+                        "project {:?} is not served any more",
+                        detail.run.project
+                    ))
+                })?;
+            self.pipeline
+                .enqueue(project, detail.run.series, unix_now())
+                .await
+                .map_err(|e| ActionError::Failed(e.to_string()))
+        })
+    }
+
+    fn cancel(
+        &self,
+        run: gauntlet_store::Id,
+    ) -> futures::future::BoxFuture<'_, Result<(), gauntlet_web::ActionError>> {
+        Box::pin(async move {
+            self.store
+                .cancel_run(run, "cancelled through the API", unix_now())
+                .await
+                .map(|_| ())
+                .map_err(|e| gauntlet_web::ActionError::Failed(e.to_string()))
+        })
+    }
+}
+
 /// Serves `/metrics` and the web pages and API (`gauntlet_web`) on `listen` until `shutdown`.
 pub async fn serve(
-    store: Store,
-    artifacts: std::path::PathBuf,
+    web: gauntlet_web::WebState,
     listen: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), Error> {
-    let web = gauntlet_web::router(gauntlet_web::WebState::new(store.clone(), artifacts));
+    let store = web.store.clone();
+    let web = gauntlet_web::router(web);
     let app = Router::new()
         .route("/metrics", get(metrics))
         .with_state(store)

@@ -334,11 +334,19 @@ impl Service {
             tasks.spawn(async move { worker.run(stop).await.map(|_| ()) });
         }
         {
-            let store = self.store.clone();
+            let mut web = gauntlet_web::WebState::new(
+                self.store.clone(),
+                self.config.data_dir.join("artifacts"),
+            );
+            web.actions = Some(Arc::new(metrics::ServiceActions {
+                store: self.store.clone(),
+                pipeline: self.pipeline.clone(),
+                projects: self.projects.clone(),
+            }));
+            web.private_reads = self.config.web.private_reads;
             let listen = self.config.listen;
-            let artifacts = self.config.data_dir.join("artifacts");
             let stop = shutdown.clone();
-            tasks.spawn(async move { metrics::serve(store, artifacts, listen, stop).await });
+            tasks.spawn(async move { metrics::serve(web, listen, stop).await });
         }
         tracing::info!(
             sources = self.config.sources.len(),

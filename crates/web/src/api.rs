@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use gauntlet_store::{Id, JobFilter, ResultFilter, RunFilter, SeriesPageFilter};
 use serde::Serialize;
@@ -34,6 +34,8 @@ pub(crate) fn routes() -> Router<App> {
         .route("/patches/{id}", get(patch))
         .route("/runs", get(runs))
         .route("/runs/{id}", get(run))
+        .route("/runs/{id}/rerun", post(crate::write::rerun))
+        .route("/runs/{id}/cancel", post(crate::write::cancel))
         .route("/runs/{id}/findings", get(findings))
         .route("/runs/{id}/files", get(files))
         .route("/runs/{id}/files/{index}/lines", get(file_lines))
@@ -61,23 +63,25 @@ struct ErrorBody {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.0.status(),
             Json(ErrorBody {
                 error: self.0.public_message(),
             }),
         )
-            .into_response()
+            .into_response();
+        crate::auth::challenge(&self.0, &mut response);
+        response
     }
 }
 
-type ApiResult<T = Response> = std::result::Result<T, ApiError>;
+pub(crate) type ApiResult<T = Response> = std::result::Result<T, ApiError>;
 
 async fn unknown() -> ApiError {
     ApiError(Error::NotFound("no such endpoint".into()))
 }
 
-fn id_of(text: &str) -> Result<Id> {
+pub(crate) fn id_of(text: &str) -> Result<Id> {
     text.parse()
         .map_err(|_| Error::NotFound(format!("no such id: {text:?}")))
 }

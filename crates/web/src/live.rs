@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
-use gauntlet_store::{Id, JobFilter, RunFilter, submission_state};
+use gauntlet_store::{Id, JobFilter, submission_state};
 use serde::Serialize;
 
 use crate::pages::{PageResult, id_of};
@@ -53,17 +53,7 @@ struct JobState {
 
 /// The run and its jobs as they are now; `None` when there is no such run.
 async fn snapshot(app: &App, run: Id) -> Result<Option<Snapshot>> {
-    let Some(row) = app
-        .store
-        .submissions(&RunFilter {
-            before: Some(run.saturating_add(1)),
-            limit: 1,
-            ..RunFilter::default()
-        })
-        .await?
-        .into_iter()
-        .find(|r| r.run.id == run)
-    else {
+    let Some(summary) = crate::write::run_summary(app, run).await? else {
         return Ok(None);
     };
     let jobs = app
@@ -74,11 +64,11 @@ async fn snapshot(app: &App, run: Id) -> Result<Option<Snapshot>> {
             ..JobFilter::default()
         })
         .await?;
-    let state = row.run.state.clone();
+    let state = summary.state.clone();
     Ok(Some(Snapshot {
         run,
         ended: !matches!(state.as_str(), "queued" | "running"),
-        submission_state: submission_state(&row.run).to_owned(),
+        submission_state: submission_state(&summary).to_owned(),
         state,
         jobs: jobs
             .into_iter()

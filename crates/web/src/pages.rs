@@ -72,10 +72,12 @@ impl IntoResponse for PageError {
                 message: message.clone(),
             },
         );
-        match body {
+        let mut response = match body {
             Ok(html) => (status, html).into_response(),
             Err(_) => (status, message).into_response(),
-        }
+        };
+        crate::auth::challenge(&self.0, &mut response);
+        response
     }
 }
 

@@ -7,7 +7,9 @@ mod common;
 use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
-use common::{Answer, Filled, databases, fill, get};
+use common::{Answer, Filled, call_with, databases, fill, get};
+use gauntlet_store::{Id, NewJob, NewRun, QueuedJob, Store, unix_now};
+use gauntlet_web::{ActionError, Actions, WebState, router};
 use serde_json::{Value, json};
 
 struct Spec {
@@ -39,8 +41,13 @@ impl Spec {
 
     /// Checks `answer` against what the document says `GET path` answers with its status.
     fn check(&mut self, path: &str, answer: &Answer) {
-        let operation = &self.doc["paths"][path]["get"];
-        assert!(operation.is_object(), "{path} is not described");
+        self.check_op("get", path, answer);
+    }
+
+    /// Checks `answer` against what the document says `METHOD path` answers with its status.
+    fn check_op(&mut self, method: &str, path: &str, answer: &Answer) {
+        let operation = &self.doc["paths"][path][method];
+        assert!(operation.is_object(), "{method} {path} is not described");
         let status = answer.status.as_u16().to_string();
         let response = self.resolve(&operation["responses"][&status]);
         assert!(
@@ -76,7 +83,17 @@ impl Spec {
                 "{path}: no Link header"
             );
         }
-        if status == "200" {
+        if let Some(headers) = response.get("headers")
+            && headers.get("WWW-Authenticate").is_some()
+        {
+            assert!(
+                answer
+                    .header("www-authenticate")
+                    .starts_with("Bearer realm="),
+                "{path}: no challenge"
+            );
+        }
+        if answer.status.is_success() {
             self.covered.insert(path.to_owned());
         }
     }
@@ -485,6 +502,9 @@ async fn everything(f: &Filled) {
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert!(unknown.json()["error"].is_string());
 
+    writes(&mut spec, f).await;
+    private_reads(f).await;
+
     // Every endpoint was answered, and checked.
     let described: BTreeSet<String> = spec.doc["paths"]
         .as_object()
@@ -503,4 +523,215 @@ async fn api_on_every_database() {
         everything(&f).await;
         f.cleanup().await;
     }
+}
+
+/// What `gauntlet serve` would do, on the store: a rerun queues the run's series again.
+struct Service {
+    store: Store,
+    reruns: std::sync::Mutex<Vec<Id>>,
+}
+
+impl Actions for Service {
+    fn rerun(&self, run: Id) -> futures::future::BoxFuture<'_, Result<Id, ActionError>> {
+        Box::pin(async move {
+            self.reruns.lock().unwrap().push(run);
+            let (id, _) = queue_one(&self.store).await;
+            Ok(id)
+        })
+    }
+
+    fn cancel(&self, run: Id) -> futures::future::BoxFuture<'_, Result<(), ActionError>> {
+        Box::pin(async move {
+            self.store
+                .cancel_run(run, "by the service", unix_now())
+                .await
+                .map_err(|e| ActionError::Failed(e.to_string()))?;
+            Ok(())
+        })
+    }
+}
+
+/// A run queued for workers, with one job.
+async fn queue_one(store: &Store) -> (Id, Id) {
+    let (run, jobs) = store
+        .enqueue_run(
+            &NewRun {
+                series: 1,
+                revision: 1,
+                series_key: "<queued@example.org>".into(),
+                project: "queued".into(),
+                project_file: "queued.yaml".into(),
+            },
+            &[QueuedJob {
+                job: NewJob {
+                    stage: "checks".into(),
+                    name: "checks".into(),
+                    position: 0,
+                    requires: Vec::new(),
+                },
+                spec: None,
+                after: Vec::new(),
+            }],
+            unix_now(),
+        )
+        .await
+        .unwrap();
+    (run, jobs[0])
+}
+
+async fn post(
+    spec: &mut Spec,
+    router: &axum::Router,
+    path: &str,
+    uri: &str,
+    token: Option<&str>,
+) -> Answer {
+    let answer = call_with(router, "POST", uri, token).await;
+    spec.check_op("post", path, &answer);
+    answer
+}
+
+/// Rerun and cancel: a token or 401, 501 without the service, 409 for a run that ended.
+async fn writes(spec: &mut Spec, f: &Filled) {
+    const RERUN: &str = "/api/v1/runs/{id}/rerun";
+    const CANCEL: &str = "/api/v1/runs/{id}/cancel";
+    let (_, token) = f.store.create_token("ci").await.unwrap();
+    let (_, revoked) = f.store.create_token("old").await.unwrap();
+    assert!(f.store.revoke_token("old").await.unwrap());
+    let (queued, _) = queue_one(&f.store).await;
+    let done = f.runs[0];
+
+    // No token, a token that is not one, a revoked one: 401 before anything else.
+    for (path, uri) in [
+        (RERUN, format!("/api/v1/runs/{done}/rerun")),
+        (CANCEL, format!("/api/v1/runs/{queued}/cancel")),
+        (CANCEL, "/api/v1/runs/999999/cancel".to_owned()),
+    ] {
+        let none = post(spec, &f.router, path, &uri, None).await;
+        assert_eq!(none.status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(none.header("www-authenticate"), "Bearer realm=\"gauntlet\"");
+        for bad in ["nope", "gauntlet_0000", revoked.as_str()] {
+            let answer = post(spec, &f.router, path, &uri, Some(bad)).await;
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{uri} {bad}");
+            assert!(answer.header("www-authenticate").contains("invalid_token"));
+        }
+        let basic = call_with(&f.router, "POST", &uri, None).await;
+        assert_eq!(basic.status, StatusCode::UNAUTHORIZED);
+    }
+    // Nothing was cancelled by those.
+    let run = get(&f.router, &format!("/api/v1/runs/{queued}"))
+        .await
+        .json();
+    assert_eq!(run["state"], "queued");
+    // Reads of the write endpoints are not routes.
+    let read = get(&f.router, &format!("/api/v1/runs/{queued}/cancel")).await;
+    assert_eq!(read.status, StatusCode::METHOD_NOT_ALLOWED);
+
+    // Without the service: no rerun; a cancel is the store's.
+    let t = Some(token.as_str());
+    let answer = post(
+        spec,
+        &f.router,
+        RERUN,
+        &format!("/api/v1/runs/{done}/rerun"),
+        t,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_IMPLEMENTED);
+    let answer = post(spec, &f.router, RERUN, "/api/v1/runs/999999/rerun", t).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    let answer = post(
+        spec,
+        &f.router,
+        CANCEL,
+        &format!("/api/v1/runs/{queued}/cancel"),
+        t,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    assert_eq!(answer.json()["state"], "cancelled");
+    assert_eq!(answer.json()["by"], "ci");
+    let answer = post(
+        spec,
+        &f.router,
+        CANCEL,
+        &format!("/api/v1/runs/{queued}/cancel"),
+        t,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::CONFLICT);
+    let answer = post(
+        spec,
+        &f.router,
+        CANCEL,
+        &format!("/api/v1/runs/{done}/cancel"),
+        t,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::CONFLICT);
+    let answer = post(spec, &f.router, CANCEL, "/api/v1/runs/abc/cancel", t).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+
+    // With the service.
+    let service = std::sync::Arc::new(Service {
+        store: f.store.clone(),
+        reruns: std::sync::Mutex::new(Vec::new()),
+    });
+    let with =
+        router(WebState::new(f.store.clone(), f.artifacts.clone()).with_actions(service.clone()));
+    let answer = post(spec, &with, RERUN, &format!("/api/v1/runs/{done}/rerun"), t).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    let new = answer.json()["run"].as_i64().unwrap();
+    assert_eq!(answer.json()["rerun_of"], done);
+    assert_eq!(answer.json()["url"], format!("/runs/{new}"));
+    assert_eq!(*service.reruns.lock().unwrap(), vec![done]);
+    let answer = post(
+        spec,
+        &with,
+        CANCEL,
+        &format!("/api/v1/runs/{new}/cancel"),
+        t,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
+    assert_eq!(answer.json()["state"], "cancelled");
+    let answer = post(spec, &with, RERUN, "/api/v1/runs/999999/rerun", None).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Reads behind a token when the server says so; the stylesheet and the description stay open.
+async fn private_reads(f: &Filled) {
+    let mut state = WebState::new(f.store.clone(), f.artifacts.clone());
+    state.private_reads = true;
+    let private = router(state);
+    let (_, token) = f.store.create_token("reader").await.unwrap();
+    for uri in ["/api/v1/submissions", "/", &format!("/runs/{}", f.runs[0])] {
+        let answer = get(&private, uri).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(
+            answer.header("www-authenticate"),
+            "Bearer realm=\"gauntlet\""
+        );
+        assert!(
+            answer
+                .header("content-security-policy")
+                .contains("default-src 'none'")
+        );
+        let answer = call_with(&private, "GET", uri, Some("gauntlet_x")).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{uri}");
+        let answer = call_with(&private, "GET", uri, Some(&token)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}");
+    }
+    assert!(get(&private, "/api/v1/submissions").await.json()["error"].is_string());
+    assert!(get(&private, "/").await.body.contains("token"));
+    for uri in [
+        "/static/style.css",
+        "/static/live.js",
+        "/api/v1/openapi.json",
+    ] {
+        assert_eq!(get(&private, uri).await.status, StatusCode::OK, "{uri}");
+    }
+    assert!(f.store.revoke_token("reader").await.unwrap());
+    let answer = call_with(&private, "GET", "/api/v1/submissions", Some(&token)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
 }

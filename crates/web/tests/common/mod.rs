@@ -374,15 +374,29 @@ impl Answer {
 
 /// `GET uri` (as sent on the wire: not normalized).
 pub(crate) async fn get(router: &Router, uri: &str) -> Answer {
-    let response = router
-        .clone()
-        .oneshot(
-            Request::get(uri)
-                .body(Body::empty())
-                .unwrap_or_else(|e| panic!("{uri}: {e}")),
-        )
-        .await
-        .unwrap();
+    let request = Request::get(uri)
+        .body(Body::empty())
+        .unwrap_or_else(|e| panic!("{uri}: {e}"));
+    send(router, request).await
+}
+
+/// `METHOD uri`, with `Authorization: Bearer TOKEN` when a token is given.
+pub(crate) async fn call_with(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    send(router, request.body(Body::empty()).unwrap()).await
+}
+
+/// Sends `request` to the router and reads the whole answer.
+pub(crate) async fn send(router: &Router, request: Request<Body>) -> Answer {
+    let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 30)
