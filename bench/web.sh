@@ -21,8 +21,8 @@ total=${1:-100000}
 iterations=${2:-50}
 command -v sqlite3 >/dev/null || { echo "bench/web.sh needs sqlite3 (apt-get install -y sqlite3)"; exit 2; }
 
-cargo build --release -q -p gauntlet-web --example bench
-bin=$PWD/target/release/examples/bench
+cargo build --release -q -p gauntlet-web --example web_bench
+bin=$PWD/target/release/examples/web_bench
 # GAUNTLET_BENCH_DIR keeps the store (and its logs) there for a look afterwards.
 tmp=${GAUNTLET_BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$tmp"
