@@ -476,6 +476,31 @@ pub(crate) struct Status {
     series: i64,
     mails: i64,
     recent_errors: Vec<Job>,
+    /// The service's workers and what they hold.
+    workers: Vec<Worker>,
+    /// Each source's last poll.
+    sources: Vec<Source>,
+}
+
+/// A registered worker, as the status page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Worker {
+    name: String,
+    host: String,
+    capabilities: Vec<String>,
+    state: String,
+    heartbeat_at: i64,
+    /// Jobs it holds a lease on.
+    jobs: usize,
+}
+
+/// A source of mail and how its polls went.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Source {
+    name: String,
+    last_poll_at: Option<i64>,
+    last_ok_at: Option<i64>,
+    last_error: Option<String>,
 }
 
 /// Jobs the status page looks through for errors.
@@ -503,6 +528,32 @@ pub(crate) async fn status_of(app: &App) -> Result<Status> {
         series: counts.series,
         mails: counts.mails,
         recent_errors: errors.iter().map(|j| Job::new(j, false)).collect(),
+        workers: app
+            .store
+            .workers()
+            .await?
+            .into_iter()
+            .map(|w| Worker {
+                jobs: w.jobs.len(),
+                name: w.name,
+                host: w.host,
+                capabilities: w.capabilities,
+                state: w.state,
+                heartbeat_at: w.heartbeat_at,
+            })
+            .collect(),
+        sources: app
+            .store
+            .source_states()
+            .await?
+            .into_iter()
+            .map(|s| Source {
+                name: s.name,
+                last_poll_at: s.last_poll_at,
+                last_ok_at: s.last_ok_at,
+                last_error: s.last_error,
+            })
+            .collect(),
     };
     if let Ok(mut cached) = app.status.lock() {
         *cached = Some((std::time::Instant::now(), status.clone()));

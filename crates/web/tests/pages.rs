@@ -349,11 +349,46 @@ async fn headers_and_status(f: &Filled) {
             }
         }
     }
-    let status = get(&f.router, "/status").await;
+    // A worker and a source, as the service registers them (names from outside: escaped).
+    let now = gauntlet_store::unix_now();
+    f.store
+        .register_worker(
+            &gauntlet_store::NewWorker {
+                name: "w<1>".into(),
+                capabilities: vec!["build:x86_64".into(), "qemu:x86_64".into()],
+                host: "lab-host".into(),
+                pid: 42,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    f.store
+        .source_failed("lore", "fetch failed: <timeout>", now)
+        .await
+        .unwrap();
+    // The status is cached for a few seconds; a fresh router reads it anew.
+    let router = gauntlet_web::router(gauntlet_web::WebState::new(
+        f.store.clone(),
+        f.artifacts.clone(),
+    ));
+    let status = get(&router, "/status").await;
     assert_eq!(status.status, StatusCode::OK, "{}", status.body);
     assert_escaped(&status.body, "status");
     assert!(status.body.contains(">rejected<"));
     assert!(status.body.contains("Jobs by state"));
+    assert!(status.body.contains("w&lt;1&gt;"), "{}", status.body);
+    assert!(
+        status.body.contains("build:x86_64 qemu:x86_64"),
+        "{}",
+        status.body
+    );
+    assert!(
+        status.body.contains("fetch failed: &lt;timeout&gt;"),
+        "{}",
+        status.body
+    );
+    f.store.unregister_worker("w<1>").await.unwrap();
     let css = get(&f.router, "/static/style.css").await;
     assert!(css.header("content-type").starts_with("text/css"));
 }
