@@ -387,13 +387,8 @@ impl Pipeline {
         name: &str,
         dir: &Path,
     ) -> Result<StageResult, Error> {
-        let build = project
-            .builds
-            .iter()
-            .find(|b| b.name == name)
-            .ok_or_else(|| Error::Config(format!("the project has no build {name:?}")))?;
-        let applied: Applied = details_of(detail, "apply", None)
-            .ok_or_else(|| Error::Infrastructure("the apply job recorded no base".into()))?;
+        let build = build_named(project, name)?;
+        let applied = applied_of(detail)?;
         let Some(base) = applied.base else {
             return Ok((
                 Status::Miss,
@@ -492,11 +487,7 @@ impl Pipeline {
         claimed: &Claimed,
         dir: &Path,
     ) -> Result<StageResult, Error> {
-        let build = project
-            .builds
-            .iter()
-            .find(|b| b.name == name)
-            .ok_or_else(|| Error::Config(format!("the project has no build {name:?}")))?;
+        let build = build_named(project, name)?;
         let built: Built = details_of(detail, "build", Some(name))
             .ok_or_else(|| Error::Infrastructure(format!("build {name} recorded nothing")))?;
         if built.outcome.status != Status::Pass {
@@ -507,8 +498,7 @@ impl Pipeline {
                 None,
             ));
         }
-        let applied: Applied = details_of(detail, "apply", None)
-            .ok_or_else(|| Error::Infrastructure("the apply job recorded no base".into()))?;
+        let applied = applied_of(detail)?;
         let base = applied
             .base
             .ok_or_else(|| Error::Infrastructure("the apply job recorded no base".into()))?;
@@ -706,6 +696,21 @@ fn blocked(detail: &RunDetail, stages: &[&str], build: Option<&str>) -> Option<S
         }
     }
     None
+}
+
+/// The project's build called `name`.
+fn build_named<'p>(project: &'p Project, name: &str) -> Result<&'p Build, Error> {
+    project
+        .builds
+        .iter()
+        .find(|b| b.name == name)
+        .ok_or_else(|| Error::Config(format!("the project has no build {name:?}")))
+}
+
+/// What the run's apply job recorded.
+fn applied_of(detail: &RunDetail) -> Result<Applied, Error> {
+    details_of(detail, "apply", None)
+        .ok_or_else(|| Error::Infrastructure("the apply job recorded no base".into()))
 }
 
 /// The details a job of `stage` (and `name`) recorded.

@@ -334,6 +334,23 @@ impl Reporter {
         Ok(())
     }
 
+    /// The ledger's row for telling `body` to Patchwork patch `patch` under `key`.
+    async fn intend_on_patch<T: Serialize>(
+        &self,
+        target: &PatchworkTarget,
+        patch: u64,
+        kind: DeliveryKind,
+        key: &str,
+        body: &T,
+    ) -> Result<Delivery, Error> {
+        let target = format!("{}/patches/{patch}", target.client.server());
+        let (delivery, _) = self
+            .store
+            .intend(key, kind, &target, &payload(body), unix_now())
+            .await?;
+        Ok(delivery)
+    }
+
     /// Posts `check` on `patch` once per (run, context, state).
     async fn post_check(
         &self,
@@ -357,15 +374,8 @@ impl Reporter {
             patch,
             check,
         };
-        let (delivery, _) = self
-            .store
-            .intend(
-                &key,
-                DeliveryKind::Check,
-                &format!("{}/patches/{patch}", target.client.server()),
-                &payload(&body),
-                unix_now(),
-            )
+        let delivery = self
+            .intend_on_patch(target, patch, DeliveryKind::Check, &key, &body)
             .await?;
         self.deliver_check(target, &delivery, &body).await
     }
@@ -546,15 +556,8 @@ impl Reporter {
             patch,
             state: state.slug().to_owned(),
         };
-        let (delivery, _) = self
-            .store
-            .intend(
-                &key,
-                DeliveryKind::State,
-                &format!("{}/patches/{patch}", target.client.server()),
-                &payload(&body),
-                unix_now(),
-            )
+        let delivery = self
+            .intend_on_patch(target, patch, DeliveryKind::State, &key, &body)
             .await?;
         if delivery.state == DeliveryState::Sent {
             return Ok(());
